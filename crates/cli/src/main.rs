@@ -1,0 +1,83 @@
+//! `faststyle`: the command line. Each subcommand lives in its own module, parses and validates
+//! its arguments, and calls a library crate; this file only dispatches and maps errors to exit
+//! codes.
+
+mod apply;
+mod bench;
+mod import;
+mod optimize;
+mod styles;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "faststyle", version, about = "Repaint photos in the style of a painting")]
+struct Cli {
+    /// Log what happens to stderr (-v: info, -vv: debug, -vvv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Repaint photos with a trained style, in one forward pass.
+    Apply(apply::ApplyArgs),
+    /// List the styles shipped in checkpoints/.
+    Styles(styles::StylesArgs),
+    /// Convert a pytorch/examples fast_neural_style checkpoint (.pth) to safetensors.
+    Import(import::ImportArgs),
+    /// Train a network for one style against a frozen VGG16.
+    Train(train::TrainArgs),
+    /// Repaint one photo by optimising its pixels (Gatys et al., the slow method).
+    Optimize(optimize::OptimizeArgs),
+    /// Measure the kernels, inference and training.
+    Bench(bench::BenchArgs),
+}
+
+/// Exit code for anything the user can fix: bad arguments, unreadable or invalid inputs.
+/// clap uses the same code for its own usage errors.
+const EXIT_USER_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Apply(args) => apply::run(args),
+        Command::Styles(args) => styles::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Optimize(args) => optimize::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("faststyle: error: {err:#}");
+            ExitCode::from(EXIT_USER_ERROR)
+        }
+    }
+}
+
+/// Logs go to stderr through `tracing`, off unless `-v` is given (or `RUST_LOG` is set).
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => None,
+        1 => Some("info"),
+        2 => Some("debug"),
+        _ => Some("trace"),
+    };
+    let filter = match (level, std::env::var("RUST_LOG")) {
+        (_, Ok(env)) => tracing_subscriber::EnvFilter::new(env),
+        (Some(level), _) => tracing_subscriber::EnvFilter::new(level),
+        (None, _) => return,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,9 @@
+//! The image transformation network of Johnson, Alahi and Fei-Fei, "Perceptual Losses for
+//! Real-Time Style Transfer and Super-Resolution" (2016), <https://arxiv.org/abs/1603.08155>,
+//! in the variant of pytorch/examples' fast_neural_style: instance normalisation instead of
+//! batch normalisation, and nearest upsampling followed by a convolution instead of transposed
+//! convolutions.
+
+pub mod transformer;
+
+pub use transformer::{NormMode, TransformerNet, TRANSFORMER_PARAMETERS};
