@@ -2,8 +2,14 @@
 //! Real-Time Style Transfer and Super-Resolution" (2016), <https://arxiv.org/abs/1603.08155>,
 //! in the variant of pytorch/examples' fast_neural_style: instance normalisation instead of
 //! batch normalisation, and nearest upsampling followed by a convolution instead of transposed
-//! convolutions.
+//! convolutions; and its checkpoint format.
 
+pub mod atomic;
+pub mod checkpoint;
 pub mod transformer;
 
+pub use checkpoint::{
+    load_checkpoint, read_meta, save_checkpoint, CheckpointError, CheckpointMeta, StyleCheckpoint,
+    StyleInfo, ARCHITECTURE,
+};
 pub use transformer::{NormMode, TransformerNet, TRANSFORMER_PARAMETERS};

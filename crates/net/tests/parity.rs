@@ -7,7 +7,9 @@ use candle_nn::VarBuilder;
 use faststyle_net::{TransformerNet, TRANSFORMER_PARAMETERS};
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
 }
 
 fn content_72x52() -> Tensor {
@@ -15,12 +17,19 @@ fn content_72x52() -> Tensor {
     let (w, h) = img.dimensions();
     assert_eq!((w, h), (72, 52));
     let hwc = Tensor::from_vec(img.into_raw(), (h as usize, w as usize, 3), &Device::Cpu).unwrap();
-    hwc.permute((2, 0, 1)).unwrap().unsqueeze(0).unwrap().to_dtype(DType::F32).unwrap()
+    hwc.permute((2, 0, 1))
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
 }
 
 #[test]
 fn parameter_count_matches_pytorch() {
-    let tensors = candle_core::safetensors::load(fixture("transformer_net.safetensors"), &Device::Cpu).unwrap();
+    let tensors =
+        candle_core::safetensors::load(fixture("transformer_net.safetensors"), &Device::Cpu)
+            .unwrap();
     let count: usize = tensors.values().map(|t| t.elem_count()).sum();
     assert_eq!(count, TRANSFORMER_PARAMETERS);
 }
@@ -28,15 +37,101 @@ fn parameter_count_matches_pytorch() {
 #[test]
 fn output_matches_pytorch_within_1e3_everywhere() {
     let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(&[fixture("transformer_net.safetensors")], DType::F32, &Device::Cpu)
+        VarBuilder::from_mmaped_safetensors(
+            &[fixture("transformer_net.safetensors")],
+            DType::F32,
+            &Device::Cpu,
+        )
     }
     .unwrap();
     let net = TransformerNet::new(vb).unwrap();
     let ys = net.forward(&content_72x52()).unwrap();
-    let expected = candle_core::safetensors::load(fixture("transformer_out_72x52.safetensors"), &Device::Cpu).unwrap();
+    let expected =
+        candle_core::safetensors::load(fixture("transformer_out_72x52.safetensors"), &Device::Cpu)
+            .unwrap();
     let expected = &expected["output"];
     assert_eq!(ys.dims(), expected.dims());
-    let max_diff = (ys - expected).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+    let max_diff = (ys - expected)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap();
     let max_diff = max_diff.to_scalar::<f32>().unwrap();
-    assert!(max_diff <= 1e-3, "largest difference from PyTorch: {max_diff}");
+    assert!(
+        max_diff <= 1e-3,
+        "largest difference from PyTorch: {max_diff}"
+    );
+}
+
+#[test]
+fn checkpoint_round_trips_through_f16_with_metadata() {
+    let dir = std::env::temp_dir().join(format!("faststyle-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("roundtrip.safetensors");
+    let tensors =
+        candle_core::safetensors::load(fixture("transformer_net.safetensors"), &Device::Cpu)
+            .unwrap();
+    let meta = faststyle_net::CheckpointMeta {
+        style: faststyle_net::StyleInfo {
+            name: "test-style".into(),
+            image_sha256: "ab".repeat(32),
+            ..Default::default()
+        },
+        training: serde_json::json!({"steps": 3}),
+        code_version: "0.1.0".into(),
+    };
+    faststyle_net::save_checkpoint(&path, &tensors, &meta, DType::F16).unwrap();
+    // f16 halves the file: 1,679,235 parameters at 2 bytes plus the header.
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        size > 3_358_470 && size < 3_400_000,
+        "f16 checkpoint size {size}"
+    );
+    let loaded = faststyle_net::load_checkpoint(&path, &Device::Cpu).unwrap();
+    assert_eq!(loaded.meta.as_ref(), Some(&meta));
+    let ys = loaded.net.forward(&content_72x52()).unwrap();
+    let expected =
+        candle_core::safetensors::load(fixture("transformer_out_72x52.safetensors"), &Device::Cpu)
+            .unwrap();
+    // f16 weights move the output a little, but it stays close to PyTorch's f32 output.
+    let max_diff = (ys - &expected["output"])
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap();
+    assert!(max_diff.to_scalar::<f32>().unwrap() < 1.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn checkpoint_of_another_architecture_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("faststyle-arch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("other.safetensors");
+    let t = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
+    let meta =
+        std::collections::HashMap::from([("architecture".to_string(), "resnet50".to_string())]);
+    let bytes = safetensors::tensor::serialize([("w", &t)], Some(meta)).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let err = faststyle_net::load_checkpoint(&path, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("another architecture (resnet50)") && err.contains("other.safetensors"),
+        "{err}"
+    );
+    // The same tensors without a name are refused for what they lack.
+    let bytes = safetensors::tensor::serialize([("w", &t)], None).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let err = faststyle_net::load_checkpoint(&path, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a transformer-net checkpoint"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

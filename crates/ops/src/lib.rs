@@ -10,10 +10,10 @@
 //! defined with the function.
 
 mod conv;
+mod gram;
 mod instance_norm;
 mod pad;
 mod pool;
-mod gram;
 mod upsample;
 
 pub use conv::conv2d;

@@ -11,7 +11,5 @@ pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     let (b, c, h, w) = xs.dims4()?;
     let (ho, wo) = (h / 2, w / 2);
     let xs = xs.narrow(2, 0, 2 * ho)?.narrow(3, 0, 2 * wo)?;
-    xs.reshape((b, c, ho, 2, wo, 2))?
-        .max(D::Minus1)?
-        .max(3)
+    xs.reshape((b, c, ho, 2, wo, 2))?.max(D::Minus1)?.max(3)
 }
