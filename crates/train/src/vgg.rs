@@ -92,9 +92,9 @@ struct Conv {
 #[derive(Debug, Clone)]
 pub struct Vgg16 {
     convs: Vec<Conv>,
-    /// `1 / (255 std)` and `mean / std`, shaped `(1, 3, 1, 1)`: pixels 0..255 to network input.
-    scale: Tensor,
-    shift: Tensor,
+    /// ImageNet mean and std, shaped `(1, 3, 1, 1)`.
+    mean: Tensor,
+    std: Tensor,
 }
 
 impl Vgg16 {
@@ -133,23 +133,23 @@ impl Vgg16 {
             });
             c_in = c_out;
         }
-        let scale: Vec<f32> = IMAGENET_STD.iter().map(|s| 1.0 / (255.0 * s)).collect();
-        let shift: Vec<f32> = IMAGENET_MEAN
-            .iter()
-            .zip(IMAGENET_STD)
-            .map(|(m, s)| m / s)
-            .collect();
         Ok(Self {
             convs,
-            scale: Tensor::from_vec(scale, (1, 3, 1, 1), device)?,
-            shift: Tensor::from_vec(shift, (1, 3, 1, 1), device)?,
+            mean: Tensor::from_vec(IMAGENET_MEAN.to_vec(), (1, 3, 1, 1), device)?,
+            std: Tensor::from_vec(IMAGENET_STD.to_vec(), (1, 3, 1, 1), device)?,
         })
     }
 
     /// The four taps of `xs` `(b, 3, h, w)`, pixels 0..255 (RGB, not normalised: the network
     /// applies ImageNet's mean and std itself). Gradients flow back to `xs`.
     pub fn forward(&self, xs: &Tensor) -> Result<VggTaps> {
-        let mut ys = xs.broadcast_mul(&self.scale)?.broadcast_sub(&self.shift)?;
+        // The same operations in the same order as PyTorch's `(x / 255 - mean) / std`: a folded
+        // `x * a - b` rounds differently, and that is enough to flip near-ties in the max-pools
+        // (on the parity fixture two relu1_2 values 2e-7 apart), sending a window's gradient to
+        // a different pixel than PyTorch does.
+        let mut ys = (xs / 255.0)?
+            .broadcast_sub(&self.mean)?
+            .broadcast_div(&self.std)?;
         let mut convs = self.convs.iter();
         let mut taps = Vec::with_capacity(4);
         for (block, &n) in BLOCK_CONVS.iter().enumerate() {
