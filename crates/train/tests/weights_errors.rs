@@ -9,6 +9,9 @@ use common::fixture;
 use faststyle_train::vgg_weights::{convert_lpips_sdist, load_safetensors, save_atomically};
 use faststyle_train::{vgg16_weights, Error, Vgg16, CACHE_ENV};
 
+/// Serialises the tests that set `FASTSTYLE_CACHE`.
+static ENV_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_safetensors_file_of_another_network_is_refused_by_name() {
     let path = fixture("transformer_net.safetensors");
@@ -55,10 +58,33 @@ fn a_damaged_cache_file_is_reported_and_never_trusted() {
         "no temporary file is left behind"
     );
 
+    let _env = ENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     std::env::set_var(CACHE_ENV, dir.path());
     let err = vgg16_weights(&mut |_| {}).unwrap_err();
     std::env::remove_var(CACHE_ENV);
     let message = err.to_string();
     assert!(message.contains("vgg16.safetensors"), "{message}");
     assert!(message.contains("delete the file"), "{message}");
+}
+
+/// The whole first-use path into an empty cache folder: download with progress, checksum,
+/// conversion, sum checks, atomic write. Downloads 64 MB, so it runs on request only (the
+/// parity tests take the same path on a machine whose cache is empty):
+/// `cargo test -p faststyle-train --test weights_errors -- --ignored`.
+#[test]
+#[ignore]
+fn fetches_converts_and_caches_into_an_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let _env = ENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var(CACHE_ENV, dir.path());
+    let mut reports = Vec::new();
+    let path = vgg16_weights(&mut |p| reports.push(p));
+    std::env::remove_var(CACHE_ENV);
+    let path = path.unwrap();
+    assert_eq!(path, dir.path().join("vgg16.safetensors"));
+    let last = reports.last().expect("progress was reported");
+    assert_eq!(last.total, Some(63_794_605));
+    assert_eq!(last.received, 63_794_605);
+    assert!(reports.windows(2).all(|w| w[0].received < w[1].received));
+    Vgg16::load(&path, &Device::Cpu).unwrap();
 }
