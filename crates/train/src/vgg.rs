@@ -69,6 +69,14 @@ impl Tap {
     }
 }
 
+impl std::str::FromStr for Tap {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Tap::from_name(name)
+    }
+}
+
 impl std::fmt::Display for Tap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
