@@ -63,8 +63,10 @@ pub enum ImportError {
     Architecture { path: PathBuf, reason: String },
     #[error("invalid style name {name:?}: use letters, digits, '-', '_' or '.'")]
     Name { name: String },
-    #[error(transparent)]
-    Write(#[from] CheckpointError),
+    /// Not `transparent`: the checkpoint error's message already holds its cause, and
+    /// forwarding its `source` would make `{:#}` print that twice.
+    #[error("{0}")]
+    Write(CheckpointError),
 }
 
 /// Converts the PyTorch checkpoint `src` into a faststyle checkpoint at `dst` (written
@@ -84,9 +86,9 @@ pub fn import_pth(
     if !is_valid_name(&name) {
         return Err(ImportError::Name { name });
     }
-    let bytes = std::fs::read(src).map_err(|source| PthError::Io {
+    let bytes = std::fs::read(src).map_err(|error| PthError::Io {
         path: src.to_owned(),
-        source,
+        error,
     })?;
     let pth = read_pth_bytes(src, &bytes)?;
     let (tensors, dropped) = clean_state_dict(pth.tensors);
@@ -106,7 +108,7 @@ pub fn import_pth(
         }),
         code_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    save_checkpoint(dst, &tensors, &meta, options.dtype)?;
+    save_checkpoint(dst, &tensors, &meta, options.dtype).map_err(ImportError::Write)?;
     Ok(ImportSummary {
         name,
         format: pth.format.as_str(),

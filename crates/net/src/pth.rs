@@ -37,10 +37,11 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PthError {
-    #[error("{path}: {source}")]
+    // Not `source`: the message already holds the cause, and `{:#}` would print it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not a PyTorch checkpoint ({reason})")]
     NotPth { path: PathBuf, reason: String },
@@ -73,9 +74,9 @@ pub struct PthFile {
 
 /// Reads the state dict saved in the `torch.save` file at `path`.
 pub fn read_pth(path: &Path) -> Result<PthFile, PthError> {
-    let bytes = std::fs::read(path).map_err(|source| PthError::Io {
+    let bytes = std::fs::read(path).map_err(|error| PthError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     read_pth_bytes(path, &bytes)
 }
