@@ -116,6 +116,13 @@ fn every_bad_input_is_one_line_naming_the_file() {
         "pth_cases_legacy.pth: not a fast_neural_style transformer-net (missing conv1.conv2d.bias",
     );
 
+    let out = import(&[&fixture("whole_module.pth"), &out_path]);
+    assert_user_error(
+        &out,
+        "whole_module.pth: not a fast_neural_style transformer-net (no state dict found; \
+         save the model's state_dict(), not the model)",
+    );
+
     let truncated = dir.join("truncated.pth");
     let bytes = std::fs::read(fixture("transformer_net.pth")).unwrap();
     std::fs::write(&truncated, &bytes[..4096]).unwrap();

@@ -91,6 +91,12 @@ pub fn import_pth(
         error,
     })?;
     let pth = read_pth_bytes(src, &bytes)?;
+    if pth.tensors.is_empty() {
+        return Err(ImportError::Architecture {
+            path: src.to_owned(),
+            reason: "no state dict found; save the model's state_dict(), not the model".into(),
+        });
+    }
     let (tensors, dropped) = clean_state_dict(pth.tensors);
     check_transformer(src, &tensors)?;
     let meta = CheckpointMeta {

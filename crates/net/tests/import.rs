@@ -212,6 +212,14 @@ fn files_that_are_not_transformer_checkpoints_are_refused_by_name() {
         "{msg}"
     );
 
+    // A whole pickled module holds no state dict at the top.
+    let whole = read_pth(&fixture("whole_module.pth")).unwrap();
+    assert!(whole.tensors.is_empty());
+    let msg = import_pth(&fixture("whole_module.pth"), &out, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("no state dict found"), "{msg}");
+
     // A legacy file cut short.
     let bytes = std::fs::read(fixture("transformer_net_legacy.pth")).unwrap();
     let cut = dir.join("cut.pth");

@@ -68,7 +68,8 @@ impl PthFormat {
     }
 }
 
-/// The tensors of a `torch.save` file, sorted by name, on the CPU.
+/// The tensors of a `torch.save` file's state dict, sorted by name, on the CPU; none when it
+/// holds no state dict (a whole pickled module, say).
 #[derive(Debug)]
 pub struct PthFile {
     pub format: PthFormat,
@@ -149,7 +150,7 @@ fn read_zip(bytes: &[u8]) -> Result<(Object, HashMap<String, Storage>), String> 
 fn read_legacy(mut rest: &[u8]) -> Result<(Object, HashMap<String, Storage>), String> {
     let version = unpickle(&mut rest)?;
     if version.clone().int_or_long().ok() != Some(LEGACY_PROTOCOL_VERSION) {
-        return Err(format!("unknown protocol version {version:?}"));
+        return Err(format!("unknown protocol version {}", brief(&version)));
     }
     let sys_info = unpickle(&mut rest)?;
     if let Object::Dict(entries) = sys_info {
@@ -162,20 +163,22 @@ fn read_legacy(mut rest: &[u8]) -> Result<(Object, HashMap<String, Storage>), St
     let keys = match unpickle(&mut rest)? {
         Object::List(keys) => keys,
         other => {
-            return Err(format!(
-                "expected the list of storage keys, found {other:?}"
-            ))
+            let found = brief(&other);
+            return Err(format!("expected the list of storage keys, found {found}"));
         }
     };
     let mut dtypes = HashMap::new();
     all_storages(&object, &mut dtypes)?;
     let mut storages = HashMap::new();
     for key in keys {
-        let key = key.unicode().map_err(|k| format!("storage key {k:?}"))?;
+        let key = key
+            .unicode()
+            .map_err(|k| format!("storage key {}", brief(&k)))?;
         let dtype = *dtypes
             .get(&key)
             .ok_or_else(|| format!("storage {key} is referred to by nothing"))?;
-        let numel = take(&mut rest, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))?;
+        let numel = take(&mut rest, 8)?;
+        let numel = u64::from_le_bytes(numel.try_into().expect("took 8 bytes"));
         // Check the length against what is left before allocating anything.
         let len = usize::try_from(numel)
             .ok()
@@ -201,6 +204,17 @@ fn unpickle<R: std::io::BufRead>(r: &mut R) -> Result<Object, String> {
     let mut stack = Stack::empty();
     stack.read_loop(r).map_err(|e| first_line(&e.to_string()))?;
     stack.finalize().map_err(|e| first_line(&e.to_string()))
+}
+
+/// An object's debug form cut to a length that fits an error line: a corrupt file can hold a
+/// pickle of any size where a small one was expected.
+pub(crate) fn brief(object: &impl std::fmt::Debug) -> String {
+    const MAX_CHARS: usize = 80;
+    let full = format!("{object:?}");
+    match full.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}...", &full[..at]),
+        None => full,
+    }
 }
 
 /// candle's errors can carry a backtrace after the first line.

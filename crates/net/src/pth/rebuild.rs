@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use candle_core::pickle::Object;
 use candle_core::{DType, Device, Tensor};
 
-use super::first_line;
+use super::{brief, first_line};
 
 /// A storage's raw little-endian bytes and element type.
 pub(super) struct Storage {
@@ -105,9 +105,6 @@ pub(super) fn state_dict(
         let tensor = gather(storage, &r).map_err(|e| format!("{name}: {e}"))?;
         out.push((name.to_owned(), tensor));
     }
-    if out.is_empty() {
-        return Err("no tensors found".into());
-    }
     // candle's pickle machine reverses each SETITEMS batch, so file order is lost anyway:
     // sort for a stable result.
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -150,7 +147,7 @@ fn rebuild_args(args: &[Object]) -> Result<TensorRef, String> {
         ));
     };
     let Object::PersistentLoad(id) = storage else {
-        return Err(format!("storage {storage:?} is not a persistent id"));
+        return Err(format!("storage {} is not a persistent id", brief(storage)));
     };
     let (key, dtype, view_offset) = storage_id(id)?;
     Ok(TensorRef {
@@ -166,13 +163,13 @@ fn rebuild_args(args: &[Object]) -> Result<TensorRef, String> {
 /// type and, for a legacy view of a shared storage, its offset into that storage.
 fn storage_id(id: &Object) -> Result<(String, DType, usize), String> {
     let Object::Tuple(id) = id else {
-        return Err(format!("storage id {id:?}"));
+        return Err(format!("storage id {}", brief(id)));
     };
     let (class, key, view) = match id.as_slice() {
         [_, Object::Class { class_name, .. }, Object::Unicode(key), _, _, rest @ ..] => {
             (class_name, key, rest.first())
         }
-        _ => return Err(format!("storage id {id:?}")),
+        _ => return Err(format!("storage id {}", brief(id))),
     };
     // View metadata: (view key, offset into the root storage, view size).
     let view_offset = match view {
@@ -200,14 +197,14 @@ fn uint(o: &Object) -> Result<usize, String> {
     match o {
         Object::Int(v) if *v >= 0 => Ok(*v as usize),
         Object::Long(v) if *v >= 0 => usize::try_from(*v).map_err(|e| e.to_string()),
-        other => Err(format!("expected a size, found {other:?}")),
+        other => Err(format!("expected a size, found {}", brief(other))),
     }
 }
 
 fn uints(o: &Object) -> Result<Vec<usize>, String> {
     match o {
         Object::Tuple(items) | Object::List(items) => items.iter().map(uint).collect(),
-        other => Err(format!("expected a tuple of sizes, found {other:?}")),
+        other => Err(format!("expected a tuple of sizes, found {}", brief(other))),
     }
 }
 
