@@ -13,6 +13,8 @@
 //! unrelated `checkpoints/` folder (a PyTorch project's, say) does not hide the real one.
 //! The environment variable comes first, unlike the usual "nearest first" rule, so that
 //! scripts and tests get the directory they name wherever they run.
+//!
+//! `apply` without `--style` uses [`DEFAULT_STYLE`], or `$FASTSTYLE_DEFAULT_STYLE` when set.
 
 use std::path::{Path, PathBuf};
 

@@ -13,7 +13,12 @@
 //! Both pickles are parsed with candle's pickle machine ([`candle_core::pickle::Stack`]),
 //! which keeps unknown classes as plain `Class`/`Reduce` objects instead of importing them.
 //! The magic-number pickle is matched as bytes: it is a 10-byte `LONG1` that candle's `i64`
-//! decoding cannot hold.
+//! decoding cannot hold. Legacy files must use pickle protocol 2, torch.save's default;
+//! others are refused as not a checkpoint.
+//!
+//! Known gap: candle's pickle machine trusts the pickle it reads; a crafted `LONG1` longer
+//! than 8 bytes overflows a shift (a panic in debug builds only), and a `BINUNICODE` may
+//! claim up to 4 GiB. Real torch.save files never do either.
 //!
 //! A checkpoint wrapped as `{"state_dict": ...}` is unwrapped; entries that are not tensors
 //! are skipped ([`rebuild`] turns the objects into tensors).
