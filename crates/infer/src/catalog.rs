@@ -274,11 +274,9 @@ fn entry(name: String, path: PathBuf) -> StyleEntry {
 /// Whether `s` names a file rather than a style: it has a directory part or a file extension
 /// of a checkpoint. Style names never contain a separator.
 fn looks_like_path(s: &str) -> bool {
-    let path = Path::new(s);
-    path.components().count() > 1
-        || s.ends_with(std::path::MAIN_SEPARATOR)
-        || s.contains('/')
-        || path
+    s.contains('/')
+        || s.contains(std::path::MAIN_SEPARATOR)
+        || Path::new(s)
             .extension()
             .is_some_and(|e| e == CHECKPOINT_EXTENSION || e == "pth" || e == "pt")
 }
