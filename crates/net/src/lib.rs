@@ -6,10 +6,14 @@
 
 pub mod atomic;
 pub mod checkpoint;
+pub mod import;
+pub mod pth;
 pub mod transformer;
 
 pub use checkpoint::{
     load_checkpoint, read_meta, save_checkpoint, CheckpointError, CheckpointMeta, StyleCheckpoint,
     StyleInfo, ARCHITECTURE,
 };
+pub use import::{import_pth, ImportError, ImportOptions, ImportSummary};
+pub use pth::{read_pth, PthError, PthFile, PthFormat};
 pub use transformer::{NormMode, TransformerNet, TRANSFORMER_PARAMETERS};

@@ -1,0 +1,144 @@
+//! `faststyle import`, run as a user would: exit codes, messages, and the file it writes.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use candle_core::Device;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}
+
+fn temp_dir(test: &str) -> PathBuf {
+    let name = format!("faststyle-cli-import-{test}-{}", std::process::id());
+    let dir = std::env::temp_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn import(args: &[&dyn AsRef<OsStr>]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faststyle"))
+        .arg("import")
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The one error line and exit code 2 every user error gives.
+fn assert_user_error(out: &Output, message: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("faststyle: error: "), "{err}");
+    assert!(err.contains(message), "expected {message:?} in {err}");
+}
+
+/// Both formats of the fixture network give exactly the tensors of the safetensors fixture,
+/// hence its output (the forward pass against PyTorch's is checked in faststyle-net's tests).
+#[test]
+fn imports_zip_and_legacy_checkpoints_exactly() {
+    let dir = temp_dir("ok");
+    let reference =
+        candle_core::safetensors::load(fixture("transformer_net.safetensors"), &Device::Cpu)
+            .unwrap();
+    for (pth, format) in [
+        ("transformer_net.pth", "zip"),
+        ("transformer_net_legacy.pth", "legacy"),
+    ] {
+        let out_path = dir.join(format!("{format}.safetensors"));
+        let out = import(&[&fixture(pth), &out_path]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let expected = format!("62 tensors from a {format} checkpoint");
+        assert!(stdout.contains(&expected), "{stdout}");
+        let imported = candle_core::safetensors::load(&out_path, &Device::Cpu).unwrap();
+        assert_eq!(
+            imported.len(),
+            reference.len(),
+            "{pth}: stale keys were kept"
+        );
+        for (name, t) in &reference {
+            let diff = (&imported[name] - t).unwrap().abs().unwrap();
+            let diff = diff.flatten_all().unwrap().max(0).unwrap();
+            assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{pth}: {name}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn name_f16_and_force() {
+    let dir = temp_dir("options");
+    let out_path = dir.join("out.safetensors");
+    let pth = fixture("transformer_net.pth");
+    let out = import(&[&pth, &out_path, &"--name", &"candy", &"--f16"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = faststyle_net::read_meta(&out_path).unwrap().unwrap();
+    assert_eq!(meta.style.name, "candy");
+    // f16: two bytes a parameter, 1,679,235 parameters.
+    let size = std::fs::metadata(&out_path).unwrap().len();
+    assert!(size < 3_400_000, "{size}");
+
+    let out = import(&[&pth, &out_path]);
+    assert_user_error(
+        &out,
+        "out.safetensors: already exists (use --force to replace it)",
+    );
+    let out = import(&[&pth, &out_path, &"--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = faststyle_net::read_meta(&out_path).unwrap().unwrap();
+    assert_eq!(meta.style.name, "transformer_net");
+    assert!(std::fs::metadata(&out_path).unwrap().len() > 6_700_000);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_bad_input_is_one_line_naming_the_file() {
+    let dir = temp_dir("errors");
+    let out_path = dir.join("out.safetensors");
+    let out = import(&[&dir.join("missing.pth"), &out_path]);
+    assert_user_error(&out, "missing.pth: no such file");
+
+    let out = import(&[&fixture("content_72x52.png"), &out_path]);
+    assert_user_error(&out, "content_72x52.png: not a PyTorch checkpoint");
+
+    let out = import(&[&fixture("pth_cases_legacy.pth"), &out_path]);
+    assert_user_error(
+        &out,
+        "pth_cases_legacy.pth: not a fast_neural_style transformer-net (missing conv1.conv2d.bias",
+    );
+
+    let out = import(&[&fixture("whole_module.pth"), &out_path]);
+    assert_user_error(
+        &out,
+        "whole_module.pth: not a fast_neural_style transformer-net (no state dict found; \
+         save the model's state_dict(), not the model)",
+    );
+
+    let truncated = dir.join("truncated.pth");
+    let bytes = std::fs::read(fixture("transformer_net.pth")).unwrap();
+    std::fs::write(&truncated, &bytes[..4096]).unwrap();
+    let out = import(&[&truncated, &out_path]);
+    assert_user_error(&out, "truncated.pth: corrupt PyTorch checkpoint");
+
+    let pth = fixture("transformer_net.pth");
+    let out = import(&[&pth, &dir.join("no/out.safetensors")]);
+    assert_user_error(&out, "no: no such directory");
+
+    let out = import(&[&pth, &out_path, &"--name", &"a/b"]);
+    assert_user_error(&out, "invalid style name \"a/b\"");
+
+    let out = import(&[&pth, &pth, &"--force"]);
+    assert_user_error(&out, "input and output are the same file");
+
+    assert!(!out_path.exists(), "nothing is written on failure");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
