@@ -56,10 +56,11 @@ pub struct StyleInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
+    // Not named `source`: thiserror would chain it and `{:#}` would print the reason twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not a safetensors file ({reason})")]
     Format { path: PathBuf, reason: String },
@@ -81,9 +82,9 @@ pub struct StyleCheckpoint {
 
 /// Loads the checkpoint at `path` onto `device`, converting `f16`/`bf16` weights to `f32`.
 pub fn load_checkpoint(path: &Path, device: &Device) -> Result<StyleCheckpoint, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+    let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     load_checkpoint_bytes(path, &bytes, device)
 }
@@ -134,17 +135,9 @@ pub fn load_checkpoint_bytes(
     Ok(StyleCheckpoint { net, meta })
 }
 
-/// Reads only the metadata of the checkpoint at `path` (fast: no tensor is decoded).
+/// Reads only the metadata of the checkpoint at `path`: the safetensors header, not the tensors.
 pub fn read_meta(path: &Path) -> Result<Option<CheckpointMeta>, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let (_, header) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| CheckpointError::Format {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+    let header = read_header(path)?;
     let Some(json) = header.metadata().as_ref().and_then(|m| m.get(META_KEY)) else {
         return Ok(None);
     };
@@ -156,6 +149,34 @@ pub fn read_meta(path: &Path) -> Result<Option<CheckpointMeta>, CheckpointError>
         })
 }
 
+/// Largest safetensors header we accept; ours are a few kilobytes.
+const MAX_HEADER_BYTES: u64 = 1 << 24;
+
+/// Parses the header of a safetensors file without reading its tensor data.
+fn read_header(path: &Path) -> Result<safetensors::tensor::Metadata, CheckpointError> {
+    use std::io::Read;
+    let io_err = |error| CheckpointError::Io {
+        path: path.to_owned(),
+        error,
+    };
+    let format_err = |reason: String| CheckpointError::Format {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)
+        .map_err(|_| format_err("shorter than a safetensors header".into()))?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_HEADER_BYTES {
+        return Err(format_err(format!("header claims {len} bytes")));
+    }
+    let mut json = vec![0u8; len as usize];
+    file.read_exact(&mut json)
+        .map_err(|_| format_err("truncated header".into()))?;
+    serde_json::from_slice(&json).map_err(|e| format_err(e.to_string()))
+}
+
 /// Writes `tensors` (the transformer's, by `state_dict` name) to `path` atomically, stored as
 /// `dtype` (`F32` or `F16`), with `meta` and the architecture in the metadata.
 pub fn save_checkpoint(
@@ -164,9 +185,9 @@ pub fn save_checkpoint(
     meta: &CheckpointMeta,
     dtype: DType,
 ) -> Result<(), CheckpointError> {
-    let io_err = |source: std::io::Error| CheckpointError::Io {
+    let io_err = |error: std::io::Error| CheckpointError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mut converted = tensors
         .iter()
