@@ -5,9 +5,13 @@
 
 use std::path::PathBuf;
 
+use faststyle_net::{CheckpointMeta, StyleInfo};
 use serde::{Deserialize, Serialize};
 
+use crate::download::sha256_hex;
+use crate::loss_config::{parse_style_taps, LossConfig, LossWeights};
 use crate::train_error::{TrainError, TrainResult};
+use crate::vgg::Tap;
 
 /// Steps of the paper's recipe: two epochs of COCO 2014 (about 80k photos) at batch 4.
 pub const DEFAULT_STEPS: u64 = 40_000;
@@ -98,7 +102,42 @@ impl TrainOptions {
                 return bad(format!("{name} {w} must be a finite number >= 0"));
             }
         }
+        self.loss_config()?.validate()?;
         Ok(())
+    }
+
+    /// The loss layers and weights, parsed.
+    pub fn loss_config(&self) -> TrainResult<LossConfig> {
+        Ok(LossConfig {
+            content_tap: Tap::from_name(&self.content_layer)?,
+            style_taps: parse_style_taps(&self.style_layers)?,
+            weights: LossWeights {
+                content: self.content_weight,
+                style: self.style_weight,
+                tv: self.tv_weight,
+            },
+        })
+    }
+
+    /// The checkpoint metadata of a run with these options: the style named after the style
+    /// image's file stem, with the image's sha256, and this code's version. The trainer fills
+    /// in `training` when it saves.
+    pub fn checkpoint_meta(&self) -> TrainResult<CheckpointMeta> {
+        let path = &self.style_image;
+        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(CheckpointMeta {
+            style: StyleInfo {
+                name,
+                image_sha256: sha256_hex(&bytes),
+                ..StyleInfo::default()
+            },
+            training: serde_json::Value::Null,
+            code_version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
     }
 
     /// Steps needed to show every photo of a data set of `photos` `epochs` times.
@@ -135,6 +174,11 @@ mod tests {
         }
         let options = TrainOptions {
             lr: f64::NAN,
+            ..Default::default()
+        };
+        assert!(options.validate().is_err());
+        let options = TrainOptions {
+            content_layer: "relu5_3".into(),
             ..Default::default()
         };
         assert!(options.validate().is_err());

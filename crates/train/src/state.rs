@@ -1,8 +1,9 @@
 //! The resume state file: everything beyond the checkpoint that a run needs to continue
 //! exactly as if it had never stopped.
 //!
-//! It lives beside the checkpoint, `<checkpoint>.state` (`starry.safetensors.state`), so a
-//! folder of checkpoints globbed as `*.safetensors` never picks it up. It is a safetensors file:
+//! It lives beside the checkpoint with the extension `.state` (`starry.state` for
+//! `starry.safetensors`), so a folder of checkpoints globbed as `*.safetensors` never picks it
+//! up. It is a safetensors file:
 //! - `net.<name>`: the transformer's weights in `f32` (the checkpoint may be converted to `f16`
 //!   later; resuming must not depend on it);
 //! - `adam.m.<name>`, `adam.v.<name>`: Adam's moments;
@@ -58,9 +59,7 @@ pub struct TrainState {
 
 /// The state file that belongs to the checkpoint at `checkpoint`.
 pub fn state_path(checkpoint: &Path) -> PathBuf {
-    let mut name = checkpoint.as_os_str().to_owned();
-    name.push(".state");
-    PathBuf::from(name)
+    checkpoint.with_extension("state")
 }
 
 /// Writes `state` to `path` atomically.
@@ -132,7 +131,7 @@ mod tests {
     fn state_path_sits_beside_the_checkpoint() {
         assert_eq!(
             state_path(Path::new("checkpoints/starry.safetensors")),
-            PathBuf::from("checkpoints/starry.safetensors.state")
+            PathBuf::from("checkpoints/starry.state")
         );
     }
 

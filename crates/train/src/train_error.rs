@@ -33,6 +33,10 @@ pub enum TrainError {
     #[error("{}: {reason}", path.display())]
     State { path: PathBuf, reason: String },
 
+    /// The loss network or the losses (weights, layers).
+    #[error(transparent)]
+    Loss(#[from] crate::error::Error),
+
     #[error(transparent)]
     Checkpoint(#[from] faststyle_net::CheckpointError),
 

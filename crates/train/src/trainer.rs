@@ -271,6 +271,12 @@ impl Trainer {
     }
 }
 
+/// The device training runs on: the first CUDA GPU when built with `--features cuda` and one
+/// is present, else the CPU.
+pub fn device() -> Device {
+    Device::cuda_if_available(0).unwrap_or(Device::Cpu)
+}
+
 fn adam_config(options: &TrainOptions) -> AdamConfig {
     AdamConfig {
         lr: options.lr,
