@@ -8,10 +8,12 @@ pub enum TrainError {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
-    #[error("{}: {source}", path.display())]
+    // Not a `source` field: the message already holds the cause, and `main` prints the
+    // chain of sources after it.
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// An image the run cannot do without (the style image, the sample photo) is unreadable.
@@ -49,10 +51,10 @@ pub enum TrainError {
 pub type TrainResult<T> = std::result::Result<T, TrainError>;
 
 impl TrainError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         TrainError::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 
