@@ -71,7 +71,7 @@ fn write_photos(dir: &Path, n: u32) {
 fn tiny_options(data: &Path) -> TrainOptions {
     TrainOptions {
         data: data.to_owned(),
-        image_size: 32,
+        image_size: 16,
         batch_size: 2,
         steps: 6,
         lr: 1e-2,
@@ -149,7 +149,6 @@ fn loss_falls_on_a_tiny_problem() {
     let dir = temp_dir("falls");
     write_photos(&dir, 4);
     let options = TrainOptions {
-        image_size: 16,
         steps: 20,
         lr: 3e-2,
         ..tiny_options(&dir)
@@ -176,10 +175,7 @@ fn unreadable_photos_are_skipped_once_each_and_counted() {
         let heard = heard.clone();
         Arc::new(move |s: &Skipped| heard.lock().unwrap().push(s.path.clone()))
     };
-    let options = TrainOptions {
-        image_size: 16,
-        ..tiny_options(&dir)
-    };
+    let options = tiny_options(&dir);
     let dataset = Dataset::open(&dir).unwrap();
     assert_eq!(dataset.len(), 5);
     let mut trainer =
@@ -224,10 +220,7 @@ fn a_non_finite_loss_stops_before_changing_the_weights() {
         nan_on_call: Some(3),
         calls: Cell::new(0),
     });
-    let options = TrainOptions {
-        image_size: 16,
-        ..tiny_options(&dir)
-    };
+    let options = tiny_options(&dir);
     let mut trainer = trainer(&options, objective);
     trainer.step().unwrap();
     trainer.step().unwrap();
@@ -266,7 +259,7 @@ fn a_saved_checkpoint_loads_for_inference_with_its_options() {
     trainer.save(&path, &meta).unwrap();
     let loaded = load_checkpoint(&path, &Device::Cpu).unwrap();
     let meta = loaded.meta.unwrap();
-    assert_eq!(meta.training["image_size"], 32);
+    assert_eq!(meta.training["image_size"], 16);
     assert_eq!(meta.training["steps_done"], 1);
     let photo = Tensor::rand(0f32, 255f32, (1, 3, 36, 44), &Device::Cpu).unwrap();
     let ours = trainer.stylize(&photo).unwrap();
