@@ -8,6 +8,7 @@ mod import;
 mod optimize;
 mod styles;
 mod train;
+mod train_loop;
 
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ enum Command {
     /// Convert a pytorch/examples fast_neural_style checkpoint (.pth) to safetensors.
     Import(import::ImportArgs),
     /// Train a network for one style against a frozen VGG16.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Repaint one photo by optimising its pixels (Gatys et al., the slow method).
     Optimize(optimize::OptimizeArgs),
     /// Measure the kernels, inference and training.
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply::run(args),
         Command::Styles(args) => styles::run(args),
         Command::Import(args) => import::run(args),
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Optimize(args) => optimize::run(args),
         Command::Bench(args) => bench::run(args),
     };
