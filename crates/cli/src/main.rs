@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "faststyle", version, about = "Repaint photos in the style of a painting")]
+#[command(
+    name = "faststyle",
+    version,
+    about = "Repaint photos in the style of a painting"
+)]
 struct Cli {
     /// Log what happens to stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

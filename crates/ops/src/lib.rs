@@ -10,10 +10,13 @@
 //! defined with the function.
 
 mod conv;
+mod conv_kernels;
+mod cpu;
+mod gram;
+mod im2col;
 mod instance_norm;
 mod pad;
 mod pool;
-mod gram;
 mod upsample;
 
 pub use conv::conv2d;
