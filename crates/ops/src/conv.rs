@@ -274,3 +274,70 @@ impl CustomOp2 for ConvWeightGrad {
         Ok((CpuStorage::F32(dw), (c_out, c_in, kh, kw).into()))
     }
 }
+
+/// The input gradient `(b, c_in, h, w)` of [`conv2d`] from the output gradient `grad` and the
+/// weight, without autograd: what the backward pass computes, callable on its own (benchmarks,
+/// hand-written backward passes). `input_hw` is needed because a stride-2 output size does not
+/// determine its input size.
+pub fn conv2d_input_grad(
+    grad: &Tensor,
+    weight: &Tensor,
+    input_hw: (usize, usize),
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    let (b, _, _, _) = grad.dims4()?;
+    let (_, c_in, kh, kw) = weight.dims4()?;
+    let conv = Conv2d {
+        stride,
+        padding,
+        kernel: (kh, kw),
+    };
+    if !takes_cpu_path(grad) {
+        let xs = Tensor::zeros(
+            (b, c_in, input_hw.0, input_hw.1),
+            grad.dtype(),
+            grad.device(),
+        )?;
+        let var = candle_core::Var::from_tensor(&xs)?;
+        let ys = candle_conv2d(&var, weight, None, stride, padding)?;
+        let grads = (ys * grad)?.sum_all()?.backward()?;
+        return match grads.get(&var) {
+            Some(g) => Ok(g.clone()),
+            None => bail!("conv2d_input_grad: candle returned no gradient"),
+        };
+    }
+    let op = ConvInputGrad { conv, input_hw };
+    grad.contiguous()?
+        .apply_op2_no_bwd(&weight.contiguous()?, &op)
+}
+
+/// The weight gradient `(c_out, c_in, k, k)` of [`conv2d`] from its input `xs` and the output
+/// gradient `grad`, without autograd.
+pub fn conv2d_weight_grad(
+    xs: &Tensor,
+    grad: &Tensor,
+    kernel: (usize, usize),
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    let (_, c_in, _, _) = xs.dims4()?;
+    let (_, c_out, _, _) = grad.dims4()?;
+    if !takes_cpu_path(xs) {
+        let w = Tensor::zeros((c_out, c_in, kernel.0, kernel.1), xs.dtype(), xs.device())?;
+        let var = candle_core::Var::from_tensor(&w)?;
+        let ys = candle_conv2d(xs, &var, None, stride, padding)?;
+        let grads = (ys * grad)?.sum_all()?.backward()?;
+        return match grads.get(&var) {
+            Some(g) => Ok(g.clone()),
+            None => bail!("conv2d_weight_grad: candle returned no gradient"),
+        };
+    }
+    let conv = Conv2d {
+        stride,
+        padding,
+        kernel,
+    };
+    xs.contiguous()?
+        .apply_op2_no_bwd(&grad.contiguous()?, &ConvWeightGrad { conv })
+}

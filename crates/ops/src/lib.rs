@@ -19,7 +19,7 @@ mod pad;
 mod pool;
 mod upsample;
 
-pub use conv::conv2d;
+pub use conv::{conv2d, conv2d_input_grad, conv2d_weight_grad};
 pub use gram::gram;
 pub use instance_norm::{instance_norm, NormStats};
 pub use pad::reflection_pad2d;
