@@ -65,13 +65,24 @@ impl ConvGeometry {
         self.c_out * self.ho * self.wo
     }
 
-    /// Output rows per band, so that a band's column matrix stays within `budget` floats while
-    /// the bands of an image have (nearly) equal sizes.
-    pub fn band_rows(&self, budget: usize) -> usize {
-        let per_row = self.patch_len() * self.wo;
+    /// Output rows per band, so that a band's column matrix (`per_row` floats per output row)
+    /// stays within `budget` floats while the bands of an image have (nearly) equal sizes.
+    pub fn band_rows(&self, per_row: usize, budget: usize) -> usize {
         let rows = (budget / per_row.max(1)).clamp(1, self.ho.max(1));
         let bands = self.ho.div_ceil(rows);
         self.ho.div_ceil(bands.max(1))
+    }
+
+    /// The geometry of the same convolution with the kernel cut down to one row: its output row
+    /// `y` is padded input row `y` (`y - p` of the image), so its column matrix over rows
+    /// `r0..r1 + kh - 1` holds every row the kernel rows of output rows `r0..r1` read, once
+    /// instead of `kh` times. Only meaningful for stride 1.
+    pub fn kernel_row(&self) -> Self {
+        Self {
+            kh: 1,
+            ho: self.h + 2 * self.padding,
+            ..*self
+        }
     }
 
     /// The output columns `q` whose input column `q * s + j - p` lies inside the image, as a
