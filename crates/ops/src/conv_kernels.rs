@@ -16,6 +16,8 @@
 //! The column buffer is allocated once per call and reused for every band and image.
 
 use crate::cpu::{matmul, MatRef};
+use rayon::prelude::*;
+
 use crate::im2col::{col2im_add, im2col, ConvGeometry};
 
 /// Floats in one band's column matrix (16 MiB): large enough for `gemm` to run at full speed,
@@ -134,6 +136,14 @@ fn forward_in_bands(
     let k = plan.cols.patch_len();
     let plane = g.ho * g.wo;
     let weights = plan.split_weight(g, weight);
+    // With few output channels (the transformer's last layer has 3) one product per kernel row
+    // would leave `gemm` a 3-row matrix; instead all kernel rows go into one product with
+    // `kh c_out` rows, whose shifted rows are then summed.
+    let stack_outputs = plan.shifts > 1 && g.c_out < SMALL_C_OUT;
+    let mut stacked = match stack_outputs {
+        true => vec![0f32; plan.shifts * g.c_out * plan.width(g, (0, plan.band))],
+        false => Vec::new(),
+    };
     let mut ys = vec![0f32; g.batch * g.out_image_len()];
     let mut col = plan.buffer(g);
     for (image, out) in xs
@@ -149,6 +159,27 @@ fn forward_in_bands(
             let width = plan.width(g, band);
             let n = (band.1 - band.0) * g.wo;
             im2col(&plan.cols, image, plan.rows(band), &mut col);
+            let dst = &mut out[band.0 * g.wo..];
+            if stack_outputs {
+                let m = plan.shifts * g.c_out;
+                let cols = MatRef::rows(&col[..k * width], width);
+                matmul(
+                    (m, k, width),
+                    MatRef::rows(&weights, k),
+                    cols,
+                    &mut stacked,
+                    width,
+                    false,
+                );
+                add_shifted(
+                    &stacked,
+                    (g.c_out, plan.shifts),
+                    (n, width, g.wo),
+                    dst,
+                    plane,
+                );
+                continue;
+            }
             for (i, w) in weights.chunks_exact(g.c_out * k).enumerate() {
                 let shifted = MatRef {
                     data: &col[i * g.wo..k * width],
@@ -156,7 +187,6 @@ fn forward_in_bands(
                     col_stride: 1,
                 };
                 let accumulate = bias.is_some() || i > 0;
-                let dst = &mut out[band.0 * g.wo..];
                 matmul(
                     (g.c_out, k, n),
                     MatRef::rows(w, k),
@@ -171,32 +201,102 @@ fn forward_in_bands(
     ys
 }
 
+/// Output channels below which the forward pass stacks its kernel rows (see `forward_in_bands`).
+const SMALL_C_OUT: usize = 16;
+
+/// `out[o, t] += Σᵢ stacked[(i, o), t + i wo]` for the `n` pixels `t` of a band: the sum over
+/// kernel rows of the products of [`forward_in_bands`] made with all kernel rows at once.
+fn add_shifted(
+    stacked: &[f32],
+    (c_out, shifts): (usize, usize),
+    (n, width, wo): (usize, usize, usize),
+    out: &mut [f32],
+    plane: usize,
+) {
+    for o in 0..c_out {
+        let dst = &mut out[o * plane..o * plane + n];
+        for i in 0..shifts {
+            let start = (i * c_out + o) * width + i * wo;
+            for (d, s) in dst.iter_mut().zip(&stacked[start..start + n]) {
+                *d += s;
+            }
+        }
+    }
+}
+
+/// The output gradient of a band as the `(shifts c_out, width)` matrix whose row `(i, o)` is
+/// row `o` of `dy` moved right by `i` image rows, zeros elsewhere: multiplied by the stacked
+/// weight it gives the gradient of the column matrix (all kernel rows in one product), and
+/// multiplied by the column matrix the stacked weight gradient.
+fn stack_shifted(
+    dy: MatRef,
+    (c_out, shifts): (usize, usize),
+    (n, width, wo): (usize, usize, usize),
+    out: &mut [f32],
+) {
+    out[..shifts * c_out * width]
+        .par_chunks_mut(width)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (i, o) = (row / c_out, row % c_out);
+            dst[..i * wo].fill(0.0);
+            dst[i * wo..i * wo + n]
+                .copy_from_slice(&dy.data[o * dy.row_stride..o * dy.row_stride + n]);
+            dst[i * wo + n..].fill(0.0);
+        });
+}
+
+/// The output gradient of the band `r0..r1` as the matrix the products need: a view of `grad`
+/// for whole patches, or the [`stack_shifted`] copy in `buffer` for shifted kernel rows.
+fn band_grad<'a>(
+    plan: &Plan,
+    g: &ConvGeometry,
+    grad: &'a [f32],
+    band: (usize, usize),
+    buffer: &'a mut [f32],
+) -> MatRef<'a> {
+    let n = (band.1 - band.0) * g.wo;
+    let dy = MatRef {
+        data: &grad[band.0 * g.wo..],
+        row_stride: g.ho * g.wo,
+        col_stride: 1,
+    };
+    if plan.shifts == 1 {
+        return dy;
+    }
+    let width = plan.width(g, band);
+    stack_shifted(dy, (g.c_out, plan.shifts), (n, width, g.wo), buffer);
+    MatRef::rows(&buffer[..plan.shifts * g.c_out * width], width)
+}
+
 fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: usize) -> Vec<f32> {
     let plan = Plan::new(g, budget);
     let k = plan.cols.patch_len();
-    let plane = g.ho * g.wo;
+    let m = plan.shifts * g.c_out;
     let weights = plan.split_weight(g, weight);
     let mut dxs = vec![0f32; g.batch * g.in_image_len()];
     let mut col = plan.buffer(g);
+    let mut stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
     for (grad, dx) in grad
         .chunks_exact(g.out_image_len().max(1))
         .zip(dxs.chunks_exact_mut(g.in_image_len().max(1)))
     {
         for band in plan.bands(g) {
             let width = plan.width(g, band);
-            let n = (band.1 - band.0) * g.wo;
-            let dy = MatRef {
-                data: &grad[band.0 * g.wo..],
-                row_stride: plane,
-                col_stride: 1,
+            let dy = band_grad(&plan, g, grad, band, &mut stacked);
+            let cols = if plan.shifts == 1 {
+                (band.1 - band.0) * g.wo
+            } else {
+                width
             };
-            // The shifted views overlap, so their gradients add up in a zeroed buffer.
-            col[..k * width].fill(0.0);
-            for (i, w) in weights.chunks_exact(g.c_out * k).enumerate() {
-                let dst = &mut col[i * g.wo..k * width];
-                let wt = MatRef::rows(w, k).t();
-                matmul((k, g.c_out, n), wt, dy, dst, width, true);
-            }
+            matmul(
+                (k, m, cols),
+                MatRef::rows(&weights, k).t(),
+                dy,
+                &mut col,
+                width,
+                false,
+            );
             col2im_add(&plan.cols, &col, plan.rows(band), dx);
         }
     }
@@ -206,30 +306,25 @@ fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: u
 fn weight_grad_in_bands(g: &ConvGeometry, xs: &[f32], grad: &[f32], budget: usize) -> Vec<f32> {
     let plan = Plan::new(g, budget);
     let k = plan.cols.patch_len();
-    let plane = g.ho * g.wo;
-    let mut dw = vec![0f32; g.c_out * g.patch_len()];
+    let m = plan.shifts * g.c_out;
+    let mut dw = vec![0f32; m * k];
     let mut col = plan.buffer(g);
+    let mut stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
     for (image, grad) in xs
         .chunks_exact(g.in_image_len().max(1))
         .zip(grad.chunks_exact(g.out_image_len().max(1)))
     {
         for band in plan.bands(g) {
             let width = plan.width(g, band);
-            let n = (band.1 - band.0) * g.wo;
-            im2col(&plan.cols, image, plan.rows(band), &mut col);
-            let dy = MatRef {
-                data: &grad[band.0 * g.wo..],
-                row_stride: plane,
-                col_stride: 1,
+            let cols = if plan.shifts == 1 {
+                (band.1 - band.0) * g.wo
+            } else {
+                width
             };
-            for (i, dw) in dw.chunks_exact_mut(g.c_out * k).enumerate() {
-                let shifted = MatRef {
-                    data: &col[i * g.wo..k * width],
-                    row_stride: width,
-                    col_stride: 1,
-                };
-                matmul((g.c_out, n, k), dy, shifted.t(), dw, k, true);
-            }
+            im2col(&plan.cols, image, plan.rows(band), &mut col);
+            let dy = band_grad(&plan, g, grad, band, &mut stacked);
+            let unfolded = MatRef::rows(&col[..k * width], width);
+            matmul((m, cols, k), dy, unfolded.t(), &mut dw, k, true);
         }
     }
     plan.join_weight(g, &dw)
@@ -245,12 +340,19 @@ mod tests {
             .collect()
     }
 
-    /// One-row bands must give what one band per image gives, on both unfolding paths
-    /// (stride 1 with shifted kernel rows, stride 2 with whole patches).
+    /// One-row bands must give what one band per image gives, on every unfolding path: stride
+    /// 1 with shifted kernel rows (few and many output channels), stride 2 with whole patches.
     #[test]
     fn bands_do_not_change_the_result() {
-        for (stride, padding, k) in [(1, 1, 3), (1, 4, 9), (2, 1, 3), (1, 0, 5)] {
-            let g = ConvGeometry::new((2, 3, 11, 8), (4, k, k), stride, padding).unwrap();
+        let cases = [
+            (1, 1, 3, 4),
+            (1, 4, 9, 4),
+            (2, 1, 3, 4),
+            (1, 0, 5, 4),
+            (1, 1, 3, 17),
+        ];
+        for (stride, padding, k, c_out) in cases {
+            let g = ConvGeometry::new((2, 3, 11, 8), (c_out, k, k), stride, padding).unwrap();
             let xs = values(g.batch * g.in_image_len(), 1);
             let weight = values(g.c_out * g.patch_len(), 2);
             let bias = values(g.c_out, 3);

@@ -230,12 +230,14 @@ fn check_against_candle(dims: &[usize], c_out: usize, k: usize, stride: usize, p
 }
 
 /// The transformer's shapes of kernel, stride and padding, on images a few times larger than
-/// the finite-difference cases (the unit tests of the kernels check banding itself).
+/// the finite-difference cases, and with enough output channels for the unstacked forward path
+/// (the unit tests of the kernels check banding itself).
 #[test]
 fn network_shapes_match_candle() {
     check_against_candle(&[1, 3, 41, 36], 8, 9, 1, 0);
     check_against_candle(&[2, 16, 30, 28], 6, 3, 2, 0);
     check_against_candle(&[1, 8, 26, 31], 3, 9, 1, 4);
+    check_against_candle(&[2, 4, 12, 9], 17, 3, 1, 1);
 }
 
 #[test]
