@@ -25,6 +25,9 @@ use crate::im2col::{col2im_add, im2col, ConvGeometry};
 /// 1024x1024 image.
 const BAND_BUDGET: usize = 1 << 23;
 
+/// Fewest taps per kernel row (`c_in kw`) for which kernel rows become shifted views.
+const MIN_ROW_TAPS: usize = 32;
+
 /// How a convolution is unfolded: the geometry of the column matrix, the number of products
 /// per band (kernel rows done as shifted views) and the band height.
 struct Plan {
@@ -35,7 +38,9 @@ struct Plan {
 
 impl Plan {
     fn new(g: &ConvGeometry, budget: usize) -> Self {
-        let (cols, shifts) = if g.stride == 1 && g.kh > 1 {
+        // With few input channels (the 3 colours of the first layer) a kernel row has too few
+        // taps (`c_in kw`) for a product of its own; whole patches do better there.
+        let (cols, shifts) = if g.stride == 1 && g.kh > 1 && g.c_in * g.kw >= MIN_ROW_TAPS {
             (g.kernel_row(), g.kh)
         } else {
             (*g, 1)
@@ -347,18 +352,21 @@ mod tests {
     }
 
     /// One-row bands must give what one band per image gives, on every unfolding path: stride
-    /// 1 with shifted kernel rows (few and many output channels), stride 2 with whole patches.
+    /// 1 with shifted kernel rows (few and many output channels), whole patches for stride 2
+    /// and for few input channels.
     #[test]
     fn bands_do_not_change_the_result() {
+        // (c_in, stride, padding, k, c_out)
         let cases = [
-            (1, 1, 3, 4),
-            (1, 4, 9, 4),
-            (2, 1, 3, 4),
-            (1, 0, 5, 4),
-            (1, 1, 3, 17),
+            (3, 1, 4, 9, 4),
+            (3, 2, 1, 3, 4),
+            (11, 1, 1, 3, 4),
+            (4, 1, 4, 9, 4),
+            (7, 1, 0, 5, 4),
+            (11, 1, 1, 3, 17),
         ];
-        for (stride, padding, k, c_out) in cases {
-            let g = ConvGeometry::new((2, 3, 40, 8), (c_out, k, k), stride, padding).unwrap();
+        for (c_in, stride, padding, k, c_out) in cases {
+            let g = ConvGeometry::new((2, c_in, 40, 8), (c_out, k, k), stride, padding).unwrap();
             let xs = values(g.batch * g.in_image_len(), 1);
             let weight = values(g.c_out * g.patch_len(), 2);
             let bias = values(g.c_out, 3);

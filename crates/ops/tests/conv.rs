@@ -31,10 +31,20 @@ const fn shape(batch: usize, c_in: usize, hw: (usize, usize), c_out: usize, k: u
     }
 }
 
-const SHAPES: [Shape; 6] = [
+/// Stride 1 with at least 32 taps per kernel row (`c_in k`) takes kernel rows as shifted
+/// views, with fewer than 16 output channels stacked; the rest unfold whole patches.
+const SHAPES: [Shape; 8] = [
     Shape {
         padding: 1,
         ..shape(1, 3, (7, 6), 4, 3)
+    },
+    Shape {
+        padding: 1,
+        ..shape(3, 11, (6, 5), 3, 3)
+    },
+    Shape {
+        padding: 2,
+        ..shape(1, 7, (5, 8), 17, 5)
     },
     Shape {
         stride: 2,
@@ -237,7 +247,7 @@ fn network_shapes_match_candle() {
     check_against_candle(&[1, 3, 41, 36], 8, 9, 1, 0);
     check_against_candle(&[2, 16, 30, 28], 6, 3, 2, 0);
     check_against_candle(&[1, 8, 26, 31], 3, 9, 1, 4);
-    check_against_candle(&[2, 4, 12, 9], 17, 3, 1, 1);
+    check_against_candle(&[2, 12, 12, 9], 17, 3, 1, 1);
 }
 
 #[test]
