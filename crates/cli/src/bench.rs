@@ -45,6 +45,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.runs == 0 {
         anyhow::bail!("--runs must be at least 1");
     }
+    if let Workload::Train = args.workload {
+        anyhow::bail!("`faststyle bench train` is not built yet: it needs the trainer (issue 4)");
+    }
     println!(
         "{:<34} {:>10} {:>9} {:>8}",
         "name", "median ms", "GFLOP/s", "of peak"
@@ -52,9 +55,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.workload {
         Workload::Ops => bench_ops(args.runs)?,
         Workload::Apply => bench_apply(args.runs, &args.weights)?,
-        Workload::Train => anyhow::bail!(
-            "`faststyle bench train` is not built yet: it needs the trainer (issue 4)"
-        ),
+        Workload::Train => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }
