@@ -1,11 +1,245 @@
-//! `faststyle bench`.
+//! `faststyle bench ops|apply|train`: wall-clock medians of the kernels and of the transformer,
+//! with the arithmetic rate they reach.
+//!
+//! Each line reads `name  median ms  GFLOP/s  % of peak`, with the name first and free of
+//! spaces so that `scripts/bench.sh` can pair it with the line of the same name printed by
+//! `scripts/bench_torch.py`. FLOPs count a multiply-add as two and only the convolutions.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
+use faststyle_net::TransformerNet;
+use faststyle_ops::{conv2d, conv2d_input_grad, conv2d_weight_grad, instance_norm, max_pool2x2};
+
+/// Peak f32 rate of this project's reference machine: 2 cores, AVX-512, two FMA units.
+const PEAK_GFLOPS: f64 = 500.0;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Workload {
+    /// Single kernels on the shapes of the transformer and VGG16.
+    Ops,
+    /// Transformer forward pass at 256x256 and 1024x1024.
+    Apply,
+    /// A full training step (not built yet: needs the trainer of issue 4).
+    Train,
+}
 
 #[derive(clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(value_enum)]
+    workload: Workload,
+    /// Timed runs per measurement (after one untimed warm-up run); the median is printed.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Transformer weights for `apply` (safetensors, pytorch/examples names).
+    #[arg(long, default_value = "tests/fixtures/transformer_net.safetensors")]
+    weights: PathBuf,
+}
 
-pub fn run(_args: BenchArgs) -> anyhow::Result<ExitCode> {
-    // TODO: issue 3 builds this subcommand.
-    anyhow::bail!("`faststyle bench` is not built yet (issue 3)")
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.runs == 0 {
+        anyhow::bail!("--runs must be at least 1");
+    }
+    if let Workload::Train = args.workload {
+        anyhow::bail!("`faststyle bench train` is not built yet: it needs the trainer (issue 4)");
+    }
+    println!(
+        "{:<34} {:>10} {:>9} {:>8}",
+        "name", "median ms", "GFLOP/s", "of peak"
+    );
+    match args.workload {
+        Workload::Ops => bench_ops(args.runs)?,
+        Workload::Apply => bench_apply(args.runs, &args.weights)?,
+        Workload::Train => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `f` once to warm up, then `runs` times, and prints the median.
+fn measure(
+    name: &str,
+    gflop: f64,
+    runs: usize,
+    mut f: impl FnMut() -> candle_core::Result<Tensor>,
+) -> anyhow::Result<()> {
+    f().with_context(|| format!("running {name}"))?;
+    let mut seconds = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = f()?;
+        // Candle's CPU ops are eager, but make sure nothing is left pending before stopping.
+        drop(out);
+        seconds.push(start.elapsed().as_secs_f64());
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    if gflop > 0.0 {
+        let rate = gflop / median;
+        println!(
+            "{name:<34} {:>10.2} {rate:>9.1} {:>7.0}%",
+            median * 1e3,
+            100.0 * rate / PEAK_GFLOPS
+        );
+    } else {
+        println!("{name:<34} {:>10.2} {:>9} {:>8}", median * 1e3, "-", "-");
+    }
+    Ok(())
+}
+
+/// Deterministic values in `[-1, 1)`, so both sides of a comparison see similar data.
+fn filled(dims: &[usize]) -> candle_core::Result<Tensor> {
+    let n: usize = dims.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 2003) as f32 / 1001.5 - 1.0)
+        .collect();
+    Tensor::from_vec(values, dims, &Device::Cpu)
+}
+
+/// `2 c_out c_in k² ho wo b`, in GFLOP.
+fn conv_gflop(b: usize, c_in: usize, c_out: usize, k: usize, (ho, wo): (usize, usize)) -> f64 {
+    2.0 * (b * c_out * c_in * k * k * ho * wo) as f64 / 1e9
+}
+
+/// One convolution shape: forward, input gradient and weight gradient.
+fn bench_conv(
+    name: &str,
+    (b, c_in, h, w): (usize, usize, usize, usize),
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    runs: usize,
+) -> anyhow::Result<()> {
+    let xs = filled(&[b, c_in, h, w])?;
+    let weight = filled(&[c_out, c_in, k, k])?;
+    let bias = filled(&[c_out])?;
+    let ys = conv2d(&xs, &weight, Some(&bias), stride, pad)?;
+    let (_, _, ho, wo) = ys.dims4()?;
+    let gflop = conv_gflop(b, c_in, c_out, k, (ho, wo));
+    measure(&format!("{name}_fwd"), gflop, runs, || {
+        conv2d(&xs, &weight, Some(&bias), stride, pad)
+    })?;
+    measure(&format!("{name}_dx"), gflop, runs, || {
+        conv2d_input_grad(&ys, &weight, (h, w), stride, pad)
+    })?;
+    measure(&format!("{name}_dw"), gflop, runs, || {
+        conv2d_weight_grad(&xs, &ys, (k, k), stride, pad)
+    })
+}
+
+fn bench_ops(runs: usize) -> anyhow::Result<()> {
+    bench_conv(
+        "conv3x3_128to128_4x64x64",
+        (4, 128, 64, 64),
+        128,
+        3,
+        1,
+        1,
+        runs,
+    )?;
+    bench_conv(
+        "conv9x9_3to32_4x264x264",
+        (4, 3, 264, 264),
+        32,
+        9,
+        1,
+        0,
+        runs,
+    )?;
+    bench_conv(
+        "conv9x9_32to3_4x264x264",
+        (4, 32, 264, 264),
+        3,
+        9,
+        1,
+        0,
+        runs,
+    )?;
+    bench_conv(
+        "conv3x3s2_32to64_4x258x258",
+        (4, 32, 258, 258),
+        64,
+        3,
+        2,
+        0,
+        runs,
+    )?;
+    bench_conv(
+        "vgg_conv3x3_64to64_4x256x256",
+        (4, 64, 256, 256),
+        64,
+        3,
+        1,
+        1,
+        runs,
+    )?;
+    bench_conv(
+        "vgg_conv3x3_256to256_4x64x64",
+        (4, 256, 64, 64),
+        256,
+        3,
+        1,
+        1,
+        runs,
+    )?;
+
+    let xs = filled(&[4, 128, 64, 64])?;
+    let gamma = filled(&[128])?;
+    let beta = filled(&[128])?;
+    measure("instance_norm_4x128x64x64", 0.0, runs, || {
+        instance_norm(&xs, &gamma, &beta, 1e-5, None)
+    })?;
+    let xs = filled(&[4, 64, 256, 256])?;
+    measure("max_pool2x2_4x64x256x256", 0.0, runs, || max_pool2x2(&xs))?;
+    let xs = filled(&[4, 64, 128, 128])?;
+    measure("upsample2x_4x64x128x128", 0.0, runs, || {
+        faststyle_ops::upsample_nearest2x(&xs)
+    })?;
+    let xs = filled(&[4, 32, 256, 256])?;
+    measure("reflection_pad4_4x32x256x256", 0.0, runs, || {
+        faststyle_ops::reflection_pad2d(&xs, 4)
+    })?;
+    let xs = filled(&[4, 256, 64, 64])?;
+    measure(
+        "gram_4x256x64x64",
+        2.0 * (4 * 256 * 256 * 64 * 64) as f64 / 1e9,
+        runs,
+        || faststyle_ops::gram(&xs),
+    )
+}
+
+/// Convolution GFLOP of one transformer forward pass on a `(1, 3, h, w)` image, `h`, `w`
+/// multiples of 4.
+fn transformer_gflop(h: usize, w: usize) -> f64 {
+    let (h2, w2, h4, w4) = (h / 2, w / 2, h / 4, w / 4);
+    conv_gflop(1, 3, 32, 9, (h, w))
+        + conv_gflop(1, 32, 64, 3, (h2, w2))
+        + conv_gflop(1, 64, 128, 3, (h4, w4))
+        + 10.0 * conv_gflop(1, 128, 128, 3, (h4, w4))
+        + conv_gflop(1, 128, 64, 3, (h2, w2))
+        + conv_gflop(1, 64, 32, 3, (h, w))
+        + conv_gflop(1, 32, 3, 9, (h, w))
+}
+
+fn bench_apply(runs: usize, weights: &PathBuf) -> anyhow::Result<()> {
+    // SAFETY: the file is only read, and not expected to change while mapped.
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &Device::Cpu) }
+        .with_context(|| format!("loading {}", weights.display()))?;
+    let net = TransformerNet::new(vb)?;
+    for size in [256, 1024] {
+        let xs = (filled(&[1, 3, size, size])? * 127.0)? + 128.0;
+        let xs = xs?;
+        measure(
+            &format!("transformer_fwd_1x3x{size}x{size}"),
+            transformer_gflop(size, size),
+            runs,
+            || net.forward(&xs),
+        )?;
+    }
+    Ok(())
 }

@@ -10,13 +10,16 @@
 //! defined with the function.
 
 mod conv;
+mod conv_kernels;
+mod cpu;
 mod gram;
+mod im2col;
 mod instance_norm;
 mod pad;
 mod pool;
 mod upsample;
 
-pub use conv::conv2d;
+pub use conv::{conv2d, conv2d_input_grad, conv2d_weight_grad};
 pub use gram::gram;
 pub use instance_norm::{instance_norm, NormStats};
 pub use pad::reflection_pad2d;

@@ -1,0 +1,394 @@
+//! The CPU convolution kernels on plain slices: forward, input gradient and weight gradient, as
+//! `gemm` calls over [`im2col`] buffers, one band of output rows at a time.
+//!
+//! With `W` the weight as a `(c_out, c_in kh kw)` matrix, `C` the column matrix of a band and `Y`,
+//! `dY` the band's outputs and their gradient as `(c_out, pixels)` matrices:
+//! - forward: `Y = W C` (plus the bias, written first and accumulated onto),
+//! - input gradient: `dC = Wᵀ dY`, folded back onto the image by [`col2im_add`],
+//! - weight gradient: `dW += dY Cᵀ`, summed over bands and images.
+//!
+//! For stride 1 the column matrix is only unfolded along kernel columns (`c_in kw` rows, see
+//! [`ConvGeometry::kernel_row`]): the rows of `C` for kernel row `i` are that matrix shifted by
+//! `i` image rows, a plain strided view, so `Y = Σᵢ Wᵢ Rᵢ` takes `kh` products over a buffer
+//! `kh` times smaller. Unfolding is memory traffic, not arithmetic: for a 9x9 kernel with 3
+//! output channels the full column matrix costs more than the products.
+//!
+//! The column buffer is allocated once per call and reused for every band and image.
+
+use crate::cpu::{matmul, MatRef};
+use rayon::prelude::*;
+
+use crate::im2col::{col2im_add, im2col, ConvGeometry};
+
+/// Floats in one band's column matrix (32 MiB): large enough for `gemm` to run at full speed
+/// and for the halo of a 9x9 kernel to stay small, small enough next to the feature maps of a
+/// 1024x1024 image.
+const BAND_BUDGET: usize = 1 << 23;
+
+/// Fewest taps per kernel row (`c_in kw`) for which kernel rows become shifted views.
+const MIN_ROW_TAPS: usize = 32;
+
+/// How a convolution is unfolded: the geometry of the column matrix, the number of products
+/// per band (kernel rows done as shifted views) and the band height.
+struct Plan {
+    cols: ConvGeometry,
+    shifts: usize,
+    band: usize,
+}
+
+impl Plan {
+    fn new(g: &ConvGeometry, budget: usize) -> Self {
+        // With few input channels (the 3 colours of the first layer) a kernel row has too few
+        // taps (`c_in kw`) for a product of its own; whole patches do better there.
+        let (cols, shifts) = if g.stride == 1 && g.kh > 1 && g.c_in * g.kw >= MIN_ROW_TAPS {
+            (g.kernel_row(), g.kh)
+        } else {
+            (*g, 1)
+        };
+        let rows_per_band = cols.patch_len() * g.wo;
+        // Each band also unfolds the `shifts - 1` rows below it, and the stacked products
+        // multiply them too: bands of at least 4 such halos keep that overhead under a quarter.
+        let band = g
+            .band_rows(rows_per_band, budget)
+            .max(4 * (shifts - 1))
+            .min(g.ho);
+        Self { cols, shifts, band }
+    }
+
+    /// Columns of the band of output rows `r0..r1`: its pixels plus the `shifts - 1` extra
+    /// image rows the shifted views reach.
+    fn width(&self, g: &ConvGeometry, (r0, r1): (usize, usize)) -> usize {
+        (r1 - r0 + self.shifts - 1) * g.wo
+    }
+
+    /// Rows of the column matrix unfolded for output rows `r0..r1`.
+    fn rows(&self, (r0, r1): (usize, usize)) -> (usize, usize) {
+        (r0, r1 + self.shifts - 1)
+    }
+
+    fn buffer(&self, g: &ConvGeometry) -> Vec<f32> {
+        vec![0f32; self.cols.patch_len() * self.width(g, (0, self.band))]
+    }
+
+    /// The bands of output rows of one image.
+    fn bands(&self, g: &ConvGeometry) -> impl Iterator<Item = (usize, usize)> {
+        let (band, ho) = (self.band, g.ho);
+        (0..ho)
+            .step_by(band)
+            .map(move |r0| (r0, (r0 + band).min(ho)))
+    }
+
+    /// The weight as `shifts` matrices `(c_out, c_in kw')`, one per kernel row done as a shift
+    /// (`kw' = kw`), or the one `(c_out, c_in kh kw)` matrix it already is.
+    fn split_weight(&self, g: &ConvGeometry, weight: &[f32]) -> Vec<f32> {
+        if self.shifts == 1 {
+            return weight.to_vec();
+        }
+        let mut out = vec![0f32; weight.len()];
+        for (o, filter) in weight.chunks_exact(g.c_in * g.kh * g.kw).enumerate() {
+            for (c, taps) in filter.chunks_exact(g.kh * g.kw).enumerate() {
+                for (i, row) in taps.chunks_exact(g.kw).enumerate() {
+                    let at = (i * g.c_out + o) * g.c_in * g.kw + c * g.kw;
+                    out[at..at + g.kw].copy_from_slice(row);
+                }
+            }
+        }
+        out
+    }
+
+    /// The inverse of [`Plan::split_weight`].
+    fn join_weight(&self, g: &ConvGeometry, split: &[f32]) -> Vec<f32> {
+        if self.shifts == 1 {
+            return split.to_vec();
+        }
+        let mut out = vec![0f32; split.len()];
+        for (o, filter) in out.chunks_exact_mut(g.c_in * g.kh * g.kw).enumerate() {
+            for (c, taps) in filter.chunks_exact_mut(g.kh * g.kw).enumerate() {
+                for (i, row) in taps.chunks_exact_mut(g.kw).enumerate() {
+                    let at = (i * g.c_out + o) * g.c_in * g.kw + c * g.kw;
+                    row.copy_from_slice(&split[at..at + g.kw]);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `(b, c_out, ho, wo)` from `xs` `(b, c_in, h, w)`, `weight` `(c_out, c_in, kh, kw)`, `bias`
+/// `(c_out)`.
+pub(crate) fn conv_forward(
+    g: &ConvGeometry,
+    xs: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    forward_in_bands(g, xs, weight, bias, BAND_BUDGET)
+}
+
+/// The gradient of the input `(b, c_in, h, w)` from the gradient of the output `grad`.
+pub(crate) fn conv_backward_input(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Vec<f32> {
+    input_grad_in_bands(g, grad, weight, BAND_BUDGET)
+}
+
+/// The gradient of the weight `(c_out, c_in, kh, kw)`.
+pub(crate) fn conv_backward_weight(g: &ConvGeometry, xs: &[f32], grad: &[f32]) -> Vec<f32> {
+    weight_grad_in_bands(g, xs, grad, BAND_BUDGET)
+}
+
+/// The kernels, with column buffers of at most `budget` floats (but at least one output row).
+fn forward_in_bands(
+    g: &ConvGeometry,
+    xs: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    budget: usize,
+) -> Vec<f32> {
+    let plan = Plan::new(g, budget);
+    let k = plan.cols.patch_len();
+    let plane = g.ho * g.wo;
+    let weights = plan.split_weight(g, weight);
+    // With few output channels (the transformer's last layer has 3) one product per kernel row
+    // would leave `gemm` a 3-row matrix; instead all kernel rows go into one product with
+    // `kh c_out` rows, whose shifted rows are then summed.
+    let stack_outputs = plan.shifts > 1 && g.c_out < SMALL_C_OUT;
+    let mut stacked = match stack_outputs {
+        true => vec![0f32; plan.shifts * g.c_out * plan.width(g, (0, plan.band))],
+        false => Vec::new(),
+    };
+    let mut ys = vec![0f32; g.batch * g.out_image_len()];
+    let mut col = plan.buffer(g);
+    for (image, out) in xs
+        .chunks_exact(g.in_image_len().max(1))
+        .zip(ys.chunks_exact_mut(g.out_image_len().max(1)))
+    {
+        if let Some(bias) = bias {
+            for (o, b) in out.chunks_exact_mut(plane).zip(bias) {
+                o.fill(*b);
+            }
+        }
+        for band in plan.bands(g) {
+            let width = plan.width(g, band);
+            let n = (band.1 - band.0) * g.wo;
+            im2col(&plan.cols, image, plan.rows(band), &mut col);
+            let dst = &mut out[band.0 * g.wo..];
+            if stack_outputs {
+                let m = plan.shifts * g.c_out;
+                let cols = MatRef::rows(&col[..k * width], width);
+                matmul(
+                    (m, k, width),
+                    MatRef::rows(&weights, k),
+                    cols,
+                    &mut stacked,
+                    width,
+                    false,
+                );
+                add_shifted(
+                    &stacked,
+                    (g.c_out, plan.shifts),
+                    (n, width, g.wo),
+                    dst,
+                    plane,
+                );
+                continue;
+            }
+            for (i, w) in weights.chunks_exact(g.c_out * k).enumerate() {
+                let shifted = MatRef {
+                    data: &col[i * g.wo..k * width],
+                    row_stride: width,
+                    col_stride: 1,
+                };
+                let accumulate = bias.is_some() || i > 0;
+                matmul(
+                    (g.c_out, k, n),
+                    MatRef::rows(w, k),
+                    shifted,
+                    dst,
+                    plane,
+                    accumulate,
+                );
+            }
+        }
+    }
+    ys
+}
+
+/// Output channels below which the forward pass stacks its kernel rows (see `forward_in_bands`).
+const SMALL_C_OUT: usize = 16;
+
+/// `out[o, t] += Σᵢ stacked[(i, o), t + i wo]` for the `n` pixels `t` of a band: the sum over
+/// kernel rows of the products of [`forward_in_bands`] made with all kernel rows at once.
+fn add_shifted(
+    stacked: &[f32],
+    (c_out, shifts): (usize, usize),
+    (n, width, wo): (usize, usize, usize),
+    out: &mut [f32],
+    plane: usize,
+) {
+    for o in 0..c_out {
+        let dst = &mut out[o * plane..o * plane + n];
+        for i in 0..shifts {
+            let start = (i * c_out + o) * width + i * wo;
+            for (d, s) in dst.iter_mut().zip(&stacked[start..start + n]) {
+                *d += s;
+            }
+        }
+    }
+}
+
+/// The output gradient of a band as the `(shifts c_out, width)` matrix whose row `(i, o)` is
+/// row `o` of `dy` moved right by `i` image rows, zeros elsewhere: multiplied by the stacked
+/// weight it gives the gradient of the column matrix (all kernel rows in one product), and
+/// multiplied by the column matrix the stacked weight gradient.
+fn stack_shifted(
+    dy: MatRef,
+    (c_out, shifts): (usize, usize),
+    (n, width, wo): (usize, usize, usize),
+    out: &mut [f32],
+) {
+    out[..shifts * c_out * width]
+        .par_chunks_mut(width)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (i, o) = (row / c_out, row % c_out);
+            dst[..i * wo].fill(0.0);
+            dst[i * wo..i * wo + n]
+                .copy_from_slice(&dy.data[o * dy.row_stride..o * dy.row_stride + n]);
+            dst[i * wo + n..].fill(0.0);
+        });
+}
+
+/// The output gradient of the band `r0..r1` as the matrix the products need: a view of `grad`
+/// for whole patches, or the [`stack_shifted`] copy in `buffer` for shifted kernel rows.
+fn band_grad<'a>(
+    plan: &Plan,
+    g: &ConvGeometry,
+    grad: &'a [f32],
+    band: (usize, usize),
+    buffer: &'a mut [f32],
+) -> MatRef<'a> {
+    let n = (band.1 - band.0) * g.wo;
+    let dy = MatRef {
+        data: &grad[band.0 * g.wo..],
+        row_stride: g.ho * g.wo,
+        col_stride: 1,
+    };
+    if plan.shifts == 1 {
+        return dy;
+    }
+    let width = plan.width(g, band);
+    stack_shifted(dy, (g.c_out, plan.shifts), (n, width, g.wo), buffer);
+    MatRef::rows(&buffer[..plan.shifts * g.c_out * width], width)
+}
+
+fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: usize) -> Vec<f32> {
+    let plan = Plan::new(g, budget);
+    let k = plan.cols.patch_len();
+    let m = plan.shifts * g.c_out;
+    let weights = plan.split_weight(g, weight);
+    let mut dxs = vec![0f32; g.batch * g.in_image_len()];
+    let mut col = plan.buffer(g);
+    let mut stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
+    for (grad, dx) in grad
+        .chunks_exact(g.out_image_len().max(1))
+        .zip(dxs.chunks_exact_mut(g.in_image_len().max(1)))
+    {
+        for band in plan.bands(g) {
+            let width = plan.width(g, band);
+            let dy = band_grad(&plan, g, grad, band, &mut stacked);
+            let cols = if plan.shifts == 1 {
+                (band.1 - band.0) * g.wo
+            } else {
+                width
+            };
+            matmul(
+                (k, m, cols),
+                MatRef::rows(&weights, k).t(),
+                dy,
+                &mut col,
+                width,
+                false,
+            );
+            col2im_add(&plan.cols, &col, plan.rows(band), dx);
+        }
+    }
+    dxs
+}
+
+fn weight_grad_in_bands(g: &ConvGeometry, xs: &[f32], grad: &[f32], budget: usize) -> Vec<f32> {
+    let plan = Plan::new(g, budget);
+    let k = plan.cols.patch_len();
+    let m = plan.shifts * g.c_out;
+    let mut dw = vec![0f32; m * k];
+    let mut col = plan.buffer(g);
+    let mut stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
+    for (image, grad) in xs
+        .chunks_exact(g.in_image_len().max(1))
+        .zip(grad.chunks_exact(g.out_image_len().max(1)))
+    {
+        for band in plan.bands(g) {
+            let width = plan.width(g, band);
+            let cols = if plan.shifts == 1 {
+                (band.1 - band.0) * g.wo
+            } else {
+                width
+            };
+            im2col(&plan.cols, image, plan.rows(band), &mut col);
+            let dy = band_grad(&plan, g, grad, band, &mut stacked);
+            let unfolded = MatRef::rows(&col[..k * width], width);
+            matmul((m, cols, k), dy, unfolded.t(), &mut dw, k, true);
+        }
+    }
+    plan.join_weight(g, &dw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 + seed * 104729) % 1999) as f32 / 999.5 - 1.0)
+            .collect()
+    }
+
+    /// One-row bands must give what one band per image gives, on every unfolding path: stride
+    /// 1 with shifted kernel rows (few and many output channels), whole patches for stride 2
+    /// and for few input channels.
+    #[test]
+    fn bands_do_not_change_the_result() {
+        // (c_in, stride, padding, k, c_out)
+        let cases = [
+            (3, 1, 4, 9, 4),
+            (3, 2, 1, 3, 4),
+            (11, 1, 1, 3, 4),
+            (4, 1, 4, 9, 4),
+            (7, 1, 0, 5, 4),
+            (11, 1, 1, 3, 17),
+        ];
+        for (c_in, stride, padding, k, c_out) in cases {
+            let g = ConvGeometry::new((2, c_in, 40, 8), (c_out, k, k), stride, padding).unwrap();
+            let xs = values(g.batch * g.in_image_len(), 1);
+            let weight = values(g.c_out * g.patch_len(), 2);
+            let bias = values(g.c_out, 3);
+            let grad = values(g.batch * g.out_image_len(), 4);
+            let (small, whole) = (1, usize::MAX / 2);
+            let forward = |budget| forward_in_bands(&g, &xs, &weight, Some(&bias), budget);
+            assert_near(&forward(small), &forward(whole), &format!("forward, {g:?}"));
+            let dx = |budget| input_grad_in_bands(&g, &grad, &weight, budget);
+            assert_near(&dx(small), &dx(whole), &format!("input gradient, {g:?}"));
+            let dw = |budget| weight_grad_in_bands(&g, &xs, &grad, budget);
+            assert_near(&dw(small), &dw(whole), &format!("weight gradient, {g:?}"));
+        }
+    }
+
+    /// Bands change the order of some sums, so results agree up to rounding.
+    fn assert_near(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}: {x} vs {y}"
+            );
+        }
+    }
+}
