@@ -1,0 +1,12 @@
+//! The slow method: optimise an image's pixels so that its VGG16 features keep a photo's content
+//! and its Gram matrices match a painting's (Gatys, Ecker, Bethge 2015, "A Neural Algorithm of
+//! Artistic Style").
+//!
+//! - [`lbfgs`]: L-BFGS with `torch.optim.LBFGS` semantics, the method of the paper;
+//! - [`adam`]: Adam, the common first-order alternative.
+
+pub mod adam;
+pub mod lbfgs;
+
+pub use adam::{Adam, AdamConfig};
+pub use lbfgs::{Lbfgs, LbfgsConfig, StepOutcome};
