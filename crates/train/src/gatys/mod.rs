@@ -3,10 +3,17 @@
 //! Artistic Style").
 //!
 //! - [`lbfgs`]: L-BFGS with `torch.optim.LBFGS` semantics, the method of the paper;
-//! - [`adam`]: Adam, the common first-order alternative.
+//! - [`adam`]: Adam, the common first-order alternative;
+//! - [`optimization`]: the loop, one iteration at a time, over any [`Objective`];
+//! - [`pixels`]: the noise start and colour preservation.
 
 pub mod adam;
 pub mod lbfgs;
+pub mod optimization;
+pub mod pixels;
 
 pub use adam::{Adam, AdamConfig};
 pub use lbfgs::{Lbfgs, LbfgsConfig, StepOutcome};
+pub use optimization::{
+    Evaluation, LossTerms, Objective, Optimization, PixelOptimizer, StepReport,
+};
