@@ -7,25 +7,12 @@
 
 use super::adam::Adam;
 use super::lbfgs::{Lbfgs, StepOutcome};
-
-/// The weighted loss terms at one image.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LossTerms {
-    pub content: f64,
-    pub style: f64,
-    pub tv: f64,
-}
-
-impl LossTerms {
-    pub fn total(&self) -> f64 {
-        self.content + self.style + self.tv
-    }
-}
+use crate::loss::LossValues;
 
 /// The loss terms at an image and the gradient of their sum with respect to its pixels.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
-    pub terms: LossTerms,
+    pub values: LossValues,
     pub grad: Vec<f32>,
 }
 
@@ -35,7 +22,7 @@ pub trait Objective {
     /// The loss terms and gradient at `x`.
     fn evaluate(&mut self, x: &[f32]) -> Result<Evaluation, Self::Error>;
     /// The loss terms at `x` alone (no backward pass).
-    fn loss(&mut self, x: &[f32]) -> Result<LossTerms, Self::Error>;
+    fn loss(&mut self, x: &[f32]) -> Result<LossValues, Self::Error>;
 }
 
 /// The optimiser that moves the pixels.
@@ -51,7 +38,7 @@ pub struct StepReport {
     /// Iterations done, this one included.
     pub iteration: usize,
     /// The loss terms at the image the iteration started from (PyTorch's closure value).
-    pub terms: LossTerms,
+    pub values: LossValues,
     /// Whether the image moved; anything but [`StepOutcome::Moved`] means it has converged and
     /// further iterations would change nothing.
     pub outcome: StepOutcome,
@@ -78,7 +65,7 @@ impl<O: Objective> Optimization<O> {
 
     /// One iteration: one evaluation of loss and gradient, one move of the pixels.
     pub fn step(&mut self) -> Result<StepReport, O::Error> {
-        let Evaluation { terms, grad } = self.objective.evaluate(&self.x)?;
+        let Evaluation { values, grad } = self.objective.evaluate(&self.x)?;
         let outcome = match &mut self.optimizer {
             PixelOptimizer::Lbfgs(opt) => opt.step(&mut self.x, &grad),
             PixelOptimizer::Adam(opt) => {
@@ -91,13 +78,13 @@ impl<O: Objective> Optimization<O> {
         }
         Ok(StepReport {
             iteration: self.iteration,
-            terms,
+            values,
             outcome,
         })
     }
 
     /// The loss terms at the current image (one forward pass).
-    pub fn loss(&mut self) -> Result<LossTerms, O::Error> {
+    pub fn loss(&mut self) -> Result<LossValues, O::Error> {
         self.objective.loss(&self.x)
     }
 
@@ -121,7 +108,7 @@ mod tests {
     use super::super::{AdamConfig, LbfgsConfig};
     use super::*;
 
-    /// `Σ (x - target)²` as the "content" term.
+    /// `Σ (x - target)²` as the (unweighted) content term.
     struct Quadratic {
         target: Vec<f32>,
         evaluations: usize,
@@ -137,19 +124,21 @@ mod tests {
                 .map(|(a, b)| 2.0 * (a - b))
                 .collect();
             Ok(Evaluation {
-                terms: self.loss(x)?,
+                values: self.loss(x)?,
                 grad,
             })
         }
-        fn loss(&mut self, x: &[f32]) -> Result<LossTerms, Self::Error> {
+        fn loss(&mut self, x: &[f32]) -> Result<LossValues, Self::Error> {
             let content = x
                 .iter()
                 .zip(&self.target)
                 .map(|(a, b)| f64::from(a - b).powi(2))
                 .sum();
-            Ok(LossTerms {
+            Ok(LossValues {
                 content,
-                ..Default::default()
+                style: 0.0,
+                tv: 0.0,
+                total: content,
             })
         }
     }
@@ -167,7 +156,7 @@ mod tests {
         let mut run = Optimization::new(quadratic(), lbfgs, vec![0.0; 4]);
         let first = run.step().unwrap();
         assert_eq!(first.iteration, 1);
-        assert_eq!(first.terms.total(), 100.0 + 40_000.0 + 1225.0 + 8100.0);
+        assert_eq!(first.values.total, 100.0 + 40_000.0 + 1225.0 + 8100.0);
         let mut last = first;
         for _ in 0..50 {
             last = run.step().unwrap();
@@ -176,7 +165,7 @@ mod tests {
             }
         }
         assert_ne!(last.outcome, StepOutcome::Moved, "never converged");
-        assert!(run.loss().unwrap().total() < 1e-6);
+        assert!(run.loss().unwrap().total < 1e-6);
         assert_eq!(run.objective().evaluations, run.iteration() + 1);
     }
 
@@ -184,11 +173,11 @@ mod tests {
     fn adam_descends() {
         let adam = PixelOptimizer::Adam(Adam::new(AdamConfig::default()));
         let mut run = Optimization::new(quadratic(), adam, vec![0.0; 4]);
-        let start = run.loss().unwrap().total();
+        let start = run.loss().unwrap().total;
         for _ in 0..100 {
             run.step().unwrap();
         }
         assert_eq!(run.iteration(), 100);
-        assert!(run.loss().unwrap().total() < 1e-3 * start);
+        assert!(run.loss().unwrap().total < 1e-3 * start);
     }
 }
