@@ -96,7 +96,7 @@ def load(path, long_side):
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     if size != img.size:
         img = img.resize(size, Image.LANCZOS)
-    return torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1)[None]
+    return torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1)[None].contiguous()
 
 
 def main():

@@ -55,7 +55,14 @@ pub fn run(plan: Plan) -> Result<ExitCode> {
     let mut snapshots = plan.snapshots.iter().peekable();
     let mut converged = false;
     while run.iteration() < plan.iterations && !interrupted.load(Ordering::SeqCst) {
+        let step_started = Instant::now();
         let report = run.step()?;
+        tracing::info!(
+            iteration = report.iteration,
+            loss = report.values.total,
+            seconds = step_started.elapsed().as_secs_f64(),
+            "step"
+        );
         if !report.values.total.is_finite() {
             bail!(
                 "the loss became {} at iteration {}; try a smaller --lr or weights",
