@@ -20,6 +20,6 @@ pub mod vgg_weights;
 pub use download::DownloadProgress;
 pub use error::{Error, Result};
 pub use loss::{total_variation, ContentTarget, LossTerms, LossValues, PerceptualLoss};
-pub use loss_config::{parse_style_taps, LossConfig, LossWeights};
+pub use loss_config::{format_style_taps, parse_style_taps, LossConfig, LossWeights};
 pub use vgg::{Tap, Vgg16, VggTaps};
 pub use vgg_weights::{cache_dir, vgg16_weights, CACHE_ENV};

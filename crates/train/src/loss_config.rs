@@ -110,6 +110,14 @@ pub fn parse_style_taps(list: &str) -> Result<Vec<(Tap, f64)>> {
     Ok(taps)
 }
 
+/// Writes style layers in the form [`parse_style_taps`] reads, e.g. for a checkpoint's metadata.
+pub fn format_style_taps(taps: &[(Tap, f64)]) -> String {
+    taps.iter()
+        .map(|(tap, w)| format!("{tap}:{w}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +133,14 @@ mod tests {
                 (Tap::Relu4_3, 1.0)
             ]
         );
+    }
+
+    #[test]
+    fn formatting_and_parsing_round_trip() {
+        let taps = vec![(Tap::Relu3_3, 0.25), (Tap::Relu1_2, 1e3)];
+        assert_eq!(format_style_taps(&taps), "relu3_3:0.25,relu1_2:1000");
+        assert_eq!(parse_style_taps(&format_style_taps(&taps)).unwrap(), taps);
+        assert_eq!("relu2_2".parse::<Tap>().unwrap(), Tap::Relu2_2);
     }
 
     #[test]

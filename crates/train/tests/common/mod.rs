@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use candle_core::{DType, Device, Tensor};
-use faststyle_train::{vgg16_weights, Vgg16};
+use faststyle_train::Vgg16;
 
 pub fn fixture(name: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,10 +47,7 @@ pub fn image(name: &str) -> Tensor {
 /// The loss network, fetched and cached on first use, loaded once per test binary.
 pub fn vgg() -> &'static Vgg16 {
     static VGG: OnceLock<Vgg16> = OnceLock::new();
-    VGG.get_or_init(|| {
-        let path = vgg16_weights(&mut |_| {}).unwrap();
-        Vgg16::load(&path, &Device::Cpu).unwrap()
-    })
+    VGG.get_or_init(|| Vgg16::load_or_fetch(None, &Device::Cpu, &mut |_| {}).unwrap())
 }
 
 pub fn sum(t: &Tensor) -> f64 {
