@@ -12,7 +12,7 @@ use faststyle_train::gatys::{
     pixels, Adam, AdamConfig, GatysObjective, Lbfgs, LbfgsConfig, Optimization, PixelOptimizer,
     StepOutcome,
 };
-use faststyle_train::{vgg16_weights, DownloadProgress, LossValues, PerceptualLoss, Vgg16};
+use faststyle_train::{DownloadProgress, LossValues, PerceptualLoss, Vgg16};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::images::{self, Planar};
@@ -107,23 +107,20 @@ pub fn run(plan: Plan) -> Result<ExitCode> {
 
 /// The VGG16 given with `--vgg`, or the cached one (downloaded the first time, with a bar).
 fn load_vgg(plan: &Plan, device: &Device) -> Result<Vgg16> {
-    let path = match &plan.vgg {
-        Some(path) => path.clone(),
-        None => {
-            let bar = ProgressBar::new(0).with_message("downloading VGG16 weights (once)");
-            bar.set_style(
-                ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}")
-                    .context("progress template")?,
-            );
-            let path = vgg16_weights(&mut |p: DownloadProgress| {
-                bar.set_length(p.total.unwrap_or(p.received));
-                bar.set_position(p.received);
-            })?;
-            bar.finish_and_clear();
-            path
+    let bar = ProgressBar::hidden().with_message("downloading VGG16 weights (once)");
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}")
+            .context("progress template")?,
+    );
+    let vgg = Vgg16::load_or_fetch(plan.vgg.as_deref(), device, &mut |p: DownloadProgress| {
+        if bar.is_hidden() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
-    };
-    Ok(Vgg16::load(&path, device)?)
+        bar.set_length(p.total.unwrap_or(p.received));
+        bar.set_position(p.received);
+    })?;
+    bar.finish_and_clear();
+    Ok(vgg)
 }
 
 /// A flag that the first Ctrl-C sets, so the loop can stop and save; a second Ctrl-C exits at
