@@ -8,6 +8,7 @@
 //! - [`loss_config`]: which layers feed which loss, the weights, and their parsing;
 //! - [`trainer`]: [`Trainer`], the training loop, with [`data`] (photos, prefetching loader),
 //!   [`adam`], [`state`] (exact resume), [`options`] and [`objective`].
+//! - [`gatys`]: the slow method, L-BFGS (or Adam) on the pixels against the same losses.
 //!
 //! The library prints nothing: downloads report progress and the loader reports skipped photos
 //! through callbacks.
@@ -16,6 +17,7 @@ pub mod adam;
 pub mod data;
 pub mod download;
 pub mod error;
+pub mod gatys;
 pub mod loss;
 pub mod loss_config;
 pub mod objective;

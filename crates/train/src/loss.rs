@@ -94,6 +94,30 @@ impl PerceptualLoss {
         })
     }
 
+    /// Like [`PerceptualLoss::new`], with several style images whose Gram matrices are blended:
+    /// each style tap's target is `Σᵢ wᵢ G(sᵢ)` over the `(image, wᵢ)` pairs. Weights summing to
+    /// 1 keep the meaning of the style weight; one image with weight 1 is [`PerceptualLoss::new`].
+    pub fn with_blended_styles(
+        vgg: Vgg16,
+        config: LossConfig,
+        styles: &[(Tensor, f64)],
+    ) -> Result<Self> {
+        let Some(((first, w0), rest)) = styles.split_first() else {
+            return Err(Error::Config("no style image".into()));
+        };
+        let mut blended = Self::new(vgg, config, first)?;
+        for (_, _, g) in &mut blended.style_grams {
+            *g = g.affine(*w0, 0.0)?;
+        }
+        for (style, w) in rest {
+            let other = Self::new(blended.vgg.clone(), blended.config.clone(), style)?;
+            for ((_, _, g), (_, _, h)) in blended.style_grams.iter_mut().zip(&other.style_grams) {
+                *g = (&*g + h.affine(*w, 0.0)?)?;
+            }
+        }
+        Ok(blended)
+    }
+
     pub fn config(&self) -> &LossConfig {
         &self.config
     }
