@@ -24,7 +24,7 @@ pub enum Workload {
     Ops,
     /// Transformer forward pass at 256x256 and 1024x1024.
     Apply,
-    /// A full training step (not built yet: needs the trainer of issue 4).
+    /// Steps of the real trainer: batch 4, 256x256 crops of `training-data/`.
     Train,
 }
 
@@ -39,14 +39,17 @@ pub struct BenchArgs {
     /// Transformer weights for `apply` (safetensors, pytorch/examples names).
     #[arg(long, default_value = "tests/fixtures/transformer_net.safetensors")]
     weights: PathBuf,
+    /// Style image for `train` (its size only affects the one-off Gram targets).
+    #[arg(long, default_value = "tests/fixtures/style_96x80.png")]
+    style: PathBuf,
+    /// Content photos for `train`.
+    #[arg(long, default_value = "training-data")]
+    data: PathBuf,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.runs == 0 {
         anyhow::bail!("--runs must be at least 1");
-    }
-    if let Workload::Train = args.workload {
-        anyhow::bail!("`faststyle bench train` is not built yet: it needs the trainer (issue 4)");
     }
     println!(
         "{:<34} {:>10} {:>9} {:>8}",
@@ -55,7 +58,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.workload {
         Workload::Ops => bench_ops(args.runs)?,
         Workload::Apply => bench_apply(args.runs, &args.weights)?,
-        Workload::Train => unreachable!("handled above"),
+        Workload::Train => bench_train(args.runs, &args.style, &args.data)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -242,4 +245,75 @@ fn bench_apply(runs: usize, weights: &PathBuf) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Convolution GFLOP of VGG16 up to `relu4_3` on a `(1, 3, h, w)` image.
+fn vgg_gflop(h: usize, w: usize) -> f64 {
+    let blocks: [(usize, &[usize]); 4] = [
+        (1, &[3, 64, 64]),
+        (2, &[64, 128, 128]),
+        (4, &[128, 256, 256, 256]),
+        (8, &[256, 512, 512, 512]),
+    ];
+    blocks
+        .iter()
+        .map(|(scale, channels)| {
+            channels
+                .windows(2)
+                .map(|c| conv_gflop(1, c[0], c[1], 3, (h / scale, w / scale)))
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+/// Runs the real trainer (`faststyle train`'s code, writing no files) for a warm-up step and
+/// `runs` timed steps at batch 4, 256x256.
+fn bench_train(runs: usize, style: &std::path::Path, data: &std::path::Path) -> anyhow::Result<()> {
+    use faststyle_train::{objective::perceptual_trainer, TrainOptions, Vgg16};
+    let device = Device::Cpu;
+    let vgg = Vgg16::load_or_fetch(None, &device, &mut |_| {})?;
+    let options = TrainOptions {
+        style_image: style.to_owned(),
+        data: data.to_owned(),
+        ..Default::default()
+    };
+    let (batch, size) = (options.batch_size, options.image_size as usize);
+    let mut trainer = perceptual_trainer(options, vgg, &device, std::sync::Arc::new(|_| {}), None)?;
+    // Forward, backward (input and weight gradients) of the transformer; VGG16 forward on the
+    // outputs and the photos, backward (input gradients only) on the outputs.
+    let gflop = batch as f64 * (3.0 * transformer_gflop(size, size) + 3.0 * vgg_gflop(size, size));
+    trainer.step()?;
+    let mut seconds = Vec::with_capacity(runs);
+    let mut waits = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let report = trainer.step()?;
+        seconds.push(report.compute_seconds + report.wait_seconds);
+        waits.push(report.wait_seconds);
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let rate = gflop / median;
+    println!(
+        "{:<34} {:>10.2} {rate:>9.1} {:>7.0}%",
+        format!("train_step_{batch}x3x{size}x{size}"),
+        median * 1e3,
+        100.0 * rate / PEAK_GFLOPS
+    );
+    println!("images per second: {:.2}", batch as f64 / median);
+    println!(
+        "data wait per step (total over runs): {:.3} s",
+        waits.iter().sum::<f64>()
+    );
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak memory: {peak:.0} MiB");
+    }
+    Ok(())
+}
+
+/// The process's peak resident memory (`VmHWM`), on Linux.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
