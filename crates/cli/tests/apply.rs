@@ -213,6 +213,52 @@ fn stdin_to_stdout() {
     assert_eq!((img.width(), img.height()), (18, 10));
 }
 
+#[test]
+fn a_folder_of_mixed_sizes_goes_to_an_output_folder_with_a_blend() {
+    let dir = scratch("folder");
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    photo(&photos.join("wide.png"), 41, 13);
+    photo(&photos.join("tall.bmp"), 7, 30);
+    std::fs::write(
+        photos.join("notes.txt"),
+        "not a photo, and not taken for one",
+    )
+    .unwrap();
+    let outdir = dir.join("out");
+    let style = fixture("transformer_net.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_faststyle"))
+        .args(["apply", "--style", &format!("{}:0.7", s(&style))])
+        .args(["--style", &format!("{}:0.3", s(&style))])
+        .args([
+            "--preserve-color",
+            "--strength",
+            "0.8",
+            s(&photos),
+            "-o",
+            s(&outdir),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let wide = image::open(outdir.join("wide-transformer_net+transformer_net.png")).unwrap();
+    let tall = image::open(outdir.join("tall-transformer_net+transformer_net.bmp")).unwrap();
+    assert_eq!((wide.width(), wide.height()), (41, 13));
+    assert_eq!((tall.width(), tall.height()), (7, 30));
+    assert_eq!(std::fs::read_dir(&outdir).unwrap().count(), 2);
+}
+
+#[test]
+fn unknown_format_option_fails_before_any_work() {
+    let dir = scratch("format");
+    let input = dir.join("p.png");
+    photo(&input, 24, 16);
+    let out = apply(&[s(&input), "--format", "jxl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("jxl"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
 /// CRC-32 (IEEE) as PNG chunks need it.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
