@@ -116,3 +116,24 @@ fn encode_round_trips_every_format() {
     }
     assert!(OutputFormat::from_extension("xyz").is_none());
 }
+
+#[test]
+fn palette_png_with_transparency_becomes_rgb_and_alpha() {
+    let (w, h) = (9u32, 5u32);
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(png::ColorType::Indexed);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_palette(vec![255, 0, 0, 0, 255, 0, 0, 0, 255]);
+        encoder.set_trns(vec![255, 128, 0]);
+        let mut writer = encoder.write_header().unwrap();
+        let indices: Vec<u8> = (0..w * h).map(|i| (i % 3) as u8).collect();
+        writer.write_image_data(&indices).unwrap();
+    }
+    let pic = decode(&bytes, &limits()).unwrap();
+    assert_eq!((pic.width(), pic.height()), (9, 5));
+    assert_eq!(pic.rgb.get_pixel(1, 0).0, [0, 255, 0]);
+    let alpha = pic.alpha.unwrap();
+    assert_eq!([0, 1, 2].map(|x| alpha.get_pixel(x, 0)[0]), [255, 128, 0]);
+}
