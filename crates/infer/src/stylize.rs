@@ -63,10 +63,10 @@ impl Default for StylizeOptions {
     }
 }
 
-/// The blended output of the styles' networks for one image: planes `(3, h, w)`, unclamped.
+/// The blended output of the styles' networks for one image, clamped to 8 bits.
 #[derive(Debug, Clone)]
 pub struct Painting {
-    pub planes: Vec<f32>,
+    pub rgb: image::RgbImage,
 }
 
 /// Networks, options and the device they run on.
@@ -172,13 +172,16 @@ impl Stylizer {
                     .for_each(|(acc, v)| *acc += v * style.weight);
             }
         }
-        Ok(Painting { planes })
+        let (w, h) = (picture.width() as usize, picture.height() as usize);
+        Ok(Painting {
+            rgb: colour::to_rgb8(&planes, w, h),
+        })
     }
 
     /// Colour work, strength, clamping; the alpha channel passes through untouched.
     pub fn finish(&self, picture: Picture, painting: Painting) -> Picture {
         let o = &self.options;
-        let rgb = colour::combine(&picture.rgb, &painting.planes, o.strength, o.preserve_color);
+        let rgb = colour::combine(&picture.rgb, &painting.rgb, o.strength, o.preserve_color);
         Picture {
             rgb,
             alpha: picture.alpha,

@@ -73,9 +73,14 @@ fn a_blend_of_one_network_with_itself_is_that_network() {
     b.weight = 0.3;
     let blend = Stylizer::new(vec![a, b], StylizeOptions::default(), Device::Cpu).unwrap();
     let pic = picture(30, 22);
-    let x = single.paint(&pic).unwrap().planes;
-    let y = blend.paint(&pic).unwrap().planes;
-    assert!(x.iter().zip(&y).all(|(p, q)| (p - q).abs() < 1e-3));
+    let x = single.paint(&pic).unwrap().rgb;
+    let y = blend.paint(&pic).unwrap().rgb;
+    // Equal up to rounding at half-levels: 0.7 v + 0.3 v is not always exactly v in f32.
+    assert!(x
+        .as_raw()
+        .iter()
+        .zip(y.as_raw())
+        .all(|(p, q)| p.abs_diff(*q) <= 1));
 }
 
 #[test]
