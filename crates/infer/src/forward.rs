@@ -6,8 +6,9 @@
 //!   tile is normalised with the instance-norm statistics of one pass over the whole image
 //!   (downscaled when even that pass would be too large), so tiles do not drift apart in colour
 //!   and contrast, as they would if each normalised itself. Tiles sit on the 4-pixel grid of
-//!   the whole image, so the stride-2 layers sample the same positions either way; what
-//!   remains different is only the context a tile sees near its edges, which the overlap hides.
+//!   the whole image, so the stride-2 layers sample the same positions either way, and only
+//!   output pixels at least the receptive field's radius from a tile's inner edges are used,
+//!   so with full-resolution statistics a tiled run equals a whole one up to rounding.
 //!
 //! Everything here is plain tensors: the networks come from checkpoints, never `Var`s, so no
 //! autograd graph is kept alive during inference.
@@ -20,16 +21,24 @@ use image::RgbImage;
 use crate::geometry::{spans, PaddedAxis, Span};
 use crate::InferError;
 
-/// When and how to tile. The defaults keep the network's working memory under about 500 MiB
-/// on the CPU: candle's forward pass peaks near 1.6 KiB a pixel (measured on 512x768).
+/// The network's receptive field reaches about 60 pixels each way (a 9x9 layer at each end,
+/// and ten 3x3 layers at a quarter of the resolution in between), so an output pixel further
+/// than this from a tile's edge is exactly what the whole-image pass would give.
+pub const RECEPTIVE_RADIUS: usize = 64;
+
+/// When and how to tile. The defaults keep the network's working memory under about 750 MiB
+/// on the CPU: candle's forward pass peaks near 1.6 KiB a pixel (measured on 512x768), and a
+/// tile is at most 672x672 pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tiling {
     /// Images (after padding) of at most this many pixels run whole.
     pub max_untiled_pixels: usize,
-    /// Side of a tile's core, before the overlap is added on each side.
+    /// Side of a tile's core; the tile adds `context + blend` on each inner side.
     pub tile: usize,
-    /// Context added on each side of a tile; neighbours cross-fade over twice this.
-    pub overlap: usize,
+    /// Pixels at a tile's inner edges that are computed for context only, never used.
+    pub context: usize,
+    /// Neighbouring tiles cross-fade over twice this, to hide any remaining difference.
+    pub blend: usize,
     /// The statistics pass runs on the image downscaled to at most this many pixels.
     pub stats_max_pixels: usize,
 }
@@ -37,10 +46,11 @@ pub struct Tiling {
 impl Default for Tiling {
     fn default() -> Self {
         Tiling {
-            max_untiled_pixels: 512 * 512,
-            tile: 384,
-            overlap: 32,
-            stats_max_pixels: 512 * 512,
+            max_untiled_pixels: 672 * 672,
+            tile: 512,
+            context: RECEPTIVE_RADIUS,
+            blend: 16,
+            stats_max_pixels: 672 * 672,
         }
     }
 }
@@ -65,8 +75,8 @@ pub fn run(
 
     let stats = whole_image_stats(net, rgb, tiling, device)?;
     let (cols, rows) = (
-        spans(ax.padded, tiling.tile, tiling.overlap),
-        spans(ay.padded, tiling.tile, tiling.overlap),
+        spans(ax.padded, tiling.tile, tiling.context, tiling.blend),
+        spans(ay.padded, tiling.tile, tiling.context, tiling.blend),
     );
     tracing::debug!(w, h, tiles = cols.len() * rows.len(), "running in tiles");
     // The weights are products of one ramp per axis, so their sums are too: normalising by

@@ -51,59 +51,65 @@ impl PaddedAxis {
     }
 }
 
-/// One tile along an axis: the network runs on `start..end` (a multiple of 4 at a multiple of
-/// 4, so the stride-2 grid matches the whole-image pass) and its output is blended with the
-/// neighbours' over `overlap` pixels at each inner edge.
+/// One tile along an axis. The network runs on `start..end` (a multiple of 4 at a multiple of
+/// 4, so the stride-2 grid matches the whole-image pass). Its output is trusted only at least
+/// `context` pixels away from an inner edge, where every pixel in the network's receptive field
+/// is real image rather than the tile's own reflection padding; there it is cross-faded with
+/// the neighbour over `2 * blend` pixels centred on the boundary of the cores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
     pub start: usize,
     pub end: usize,
-    /// Whether a neighbouring tile overlaps at the start / end (image borders do not blend).
+    /// The part of the axis this tile is responsible for; the cores partition the axis.
+    pub core_start: usize,
+    pub core_end: usize,
+    /// Whether a neighbouring tile shares the start / end (image borders do not blend).
     pub blend_start: bool,
     pub blend_end: bool,
-    pub overlap: usize,
+    pub blend: usize,
 }
 
 impl Span {
-    /// Blending weight of padded position `p` (within `start..end`): rises linearly from 0 to 1
-    /// over the `2 * overlap` pixels at a shared edge, so that two neighbours' weights sum to 1
-    /// everywhere and the pixels nearest a tile's edge, which saw the least context, count least.
+    /// Blending weight of padded position `p` (within `start..end`): 0 up to `blend` pixels
+    /// before the core, rising linearly to 1 at `blend` pixels inside it, so that two
+    /// neighbours' weights sum to 1 everywhere.
     pub fn weight(&self, p: usize) -> f32 {
-        let ramp = (2 * self.overlap) as f32;
+        let (p, f) = (p as f32, self.blend as f32);
         let mut w = 1.0f32;
         if self.blend_start {
-            w = w.min(((p - self.start) as f32 + 0.5) / ramp);
+            w = w.min((p - (self.core_start as f32 - f) + 0.5) / (2.0 * f));
         }
         if self.blend_end {
-            w = w.min(((self.end - p) as f32 - 0.5) / ramp);
+            w = w.min((self.core_end as f32 + f - p - 0.5) / (2.0 * f));
         }
         w.clamp(0.0, 1.0)
     }
 }
 
-/// Tiles covering `0..padded` (a multiple of 4), each with core at most `core` pixels and
-/// `overlap` pixels of context on both sides, rounded up to multiples of 4.
+/// Tiles covering `0..padded` (a multiple of 4): cores of at most `core` pixels, each grown by
+/// `context + blend` on both sides (all rounded up to multiples of 4).
 ///
 /// The cores are made equal (not `core, core, ..., remainder`) so that no tile is a sliver.
-pub(crate) fn spans(padded: usize, core: usize, overlap: usize) -> Vec<Span> {
+pub(crate) fn spans(padded: usize, core: usize, context: usize, blend: usize) -> Vec<Span> {
     let round4 = |n: usize| n.div_ceil(MULTIPLE) * MULTIPLE;
-    let overlap = round4(overlap.max(MULTIPLE));
+    let blend = round4(blend.max(MULTIPLE));
+    let margin = round4(context) + blend;
     // A core narrower than both ramps would let a tile's two ramps overlap.
-    let core = round4(core.max(2 * overlap));
+    let core = round4(core.max(2 * blend));
     let count = padded.div_ceil(core).max(1);
     let step = round4(padded.div_ceil(count));
     let mut spans = Vec::with_capacity(count);
     let mut a = 0;
     while a < padded {
         let b = (a + step).min(padded);
-        let start = a.saturating_sub(overlap);
-        let end = (b + overlap).min(padded);
         spans.push(Span {
-            start,
-            end,
-            blend_start: start > 0,
-            blend_end: end < padded,
-            overlap,
+            start: a.saturating_sub(margin),
+            end: (b + margin).min(padded),
+            core_start: a,
+            core_end: b,
+            blend_start: a > 0,
+            blend_end: b < padded,
+            blend,
         });
         a = b;
     }
@@ -131,17 +137,22 @@ mod tests {
     }
 
     #[test]
-    fn tile_weights_sum_to_one_everywhere() {
-        let padded = 260;
-        let spans = spans(padded, 64, 12);
+    fn tile_weights_sum_to_one_and_skip_the_context_band() {
+        let (padded, context) = (260, 20);
+        let spans = spans(padded, 64, context, 8);
         assert!(spans.len() >= 4);
         for p in 0..padded {
-            let sum: f32 = spans
-                .iter()
-                .filter(|s| (s.start..s.end).contains(&p))
-                .map(|s| s.weight(p))
-                .sum();
+            let covering = spans.iter().filter(|s| (s.start..s.end).contains(&p));
+            let sum: f32 = covering.clone().map(|s| s.weight(p)).sum();
             assert!((sum - 1.0).abs() < 1e-5, "position {p}: {sum}");
+            for s in covering.filter(|s| s.weight(p) > 0.0) {
+                let inner_start = s.start > 0 && p < s.start + context;
+                let inner_end = s.end < padded && p + context >= s.end;
+                assert!(
+                    !inner_start && !inner_end,
+                    "{p} used too near an edge of {s:?}"
+                );
+            }
         }
         for s in &spans {
             assert_eq!(s.start % 4, 0);

@@ -19,6 +19,37 @@ pub fn style() -> Style {
     Style::load(&fixture("transformer_net.safetensors"), 1.0, &Device::Cpu).unwrap()
 }
 
+/// The fixture network with its last layer rescaled so that its output spans the grey levels
+/// (mean 128, standard deviation about 60) instead of the fraction of a level a randomly
+/// initialised network gives: differences measured on it are differences a viewer would see.
+pub fn contrasty_net(probe: &RgbImage) -> faststyle_net::TransformerNet {
+    use candle_core::{DType, Tensor};
+    let path = fixture("transformer_net.safetensors");
+    let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let net = |t: &std::collections::HashMap<String, Tensor>| {
+        let vb = candle_nn::VarBuilder::from_tensors(t.clone(), DType::F32, &Device::Cpu);
+        faststyle_net::TransformerNet::new(vb).unwrap()
+    };
+    let whole = faststyle_infer::Tiling {
+        max_untiled_pixels: usize::MAX,
+        ..Default::default()
+    };
+    let out = faststyle_infer::forward::run(&net(&tensors), probe, &whole, &Device::Cpu).unwrap();
+    let n = out.len() as f32;
+    let mean = out.iter().sum::<f32>() / n;
+    let std = (out.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+    let k = 60.0 / std;
+    let w = &tensors["deconv3.conv2d.weight"];
+    let b = &tensors["deconv3.conv2d.bias"];
+    let (w, b) = (
+        (w * k as f64).unwrap(),
+        b.affine(k as f64, (128.0 - k * mean) as f64).unwrap(),
+    );
+    tensors.insert("deconv3.conv2d.weight".into(), w);
+    tensors.insert("deconv3.conv2d.bias".into(), b);
+    net(&tensors)
+}
+
 pub fn stylizer(options: StylizeOptions) -> Stylizer {
     Stylizer::new(vec![style()], options, Device::Cpu).unwrap()
 }
