@@ -160,6 +160,9 @@ impl Stylizer {
     /// Runs every style's network on the picture and blends their outputs by weight. The
     /// expensive stage: one picture at a time, the kernels use all cores.
     pub fn paint(&self, picture: &Picture) -> Result<Painting, InferError> {
+        if picture.width() == 0 || picture.height() == 0 {
+            return Err(InferError::Options("an image without pixels".into()));
+        }
         let mut planes: Vec<f32> = Vec::new();
         for style in &self.styles {
             let out = forward::run(&style.net, &picture.rgb, &self.options.tiling, &self.device)?;

@@ -118,3 +118,12 @@ fn bad_options_are_refused() {
     assert!(with(0.5, 0.0).is_err());
     assert!(with(0.5, 2.0).is_ok());
 }
+
+#[test]
+fn an_empty_picture_is_an_error_not_a_panic() {
+    let empty = Picture {
+        rgb: image::RgbImage::new(0, 0),
+        alpha: None,
+    };
+    assert!(stylizer(StylizeOptions::default()).stylize(empty).is_err());
+}
