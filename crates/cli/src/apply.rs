@@ -14,19 +14,21 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use candle_core::Device;
+use faststyle_infer::catalog;
 use faststyle_infer::{
     decode, encode, run_batch, BatchItem, DecodeLimits, InferError, OutputFormat, Picture, Style,
     StylizeOptions, Stylizer,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use plan::{Job, Request, Sink, Source};
-use style_arg::{parse_style_arg, resolve_style, StyleArg};
+use style_arg::{parse_style_arg, StyleArg};
 
 #[derive(clap::Args)]
 pub struct ApplyArgs {
     /// Checkpoint file or name of a style in checkpoints/, with an optional `:WEIGHT`; repeat
-    /// to blend styles (`--style starry:0.7 --style mosaic:0.3`).
-    #[arg(long = "style", short = 's', required = true, value_name = "STYLE[:WEIGHT]",
+    /// to blend styles (`--style starry:0.7 --style mosaic:0.3`). Default: the default shipped
+    /// style (`faststyle styles` lists them).
+    #[arg(long = "style", short = 's', value_name = "STYLE[:WEIGHT]",
           value_parser = parse_style_arg)]
     styles: Vec<StyleArg>,
     /// Image files, folders (every image directly inside), or `-` for stdin.
@@ -85,12 +87,18 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|f| OutputFormat::from_extension(f).ok_or(InferError::UnknownFormat(f.into())))
         .transpose()?;
-    let paths = args
-        .styles
+    let styles = match args.styles.is_empty() {
+        true => vec![StyleArg {
+            spec: catalog::default_style()?.display().to_string(),
+            weight: 1.0,
+        }],
+        false => args.styles.clone(),
+    };
+    let paths = styles
         .iter()
-        .map(|s| resolve_style(&s.spec))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let label = style_label(&args.styles, &paths);
+        .map(|s| catalog::resolve_style(&s.spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let label = style_label(&styles, &paths);
     let plan::Plan { jobs, failures } = plan::plan(&Request {
         inputs: &args.inputs,
         output: args.output.as_deref(),
@@ -100,8 +108,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     })?;
 
     let device = pick_device();
-    let styles = args
-        .styles
+    let loaded = styles
         .iter()
         .zip(&paths)
         .map(|(s, path)| Style::load(path, s.weight, &device))
@@ -112,7 +119,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         max_size: args.max_size,
         ..StylizeOptions::default()
     };
-    let stylizer = Stylizer::new(styles, options, device)?;
+    let stylizer = Stylizer::new(loaded, options, device)?;
     tracing::info!(images = jobs.len(), style = %label, "applying");
 
     let to_stdout = jobs.iter().any(|j| j.sink == Sink::Stdout);

@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use common::{abs_sum, assert_rel, expected, fixture, image, number, sum, vgg};
 use faststyle_net::TransformerNet;
-use faststyle_train::{total_variation, LossConfig, PerceptualLoss};
+use faststyle_train::{total_variation, LossConfig, PerceptualLoss, Tap};
 
 /// The fixture's transformer with its weights as trainable `Var`s, so gradients reach them.
 fn trainable_transformer() -> (TransformerNet, VarMap) {
@@ -80,16 +80,47 @@ fn backward_through_vgg_and_transformer_matches_pytorch() {
             .remove("d_loss_d_output")
             .unwrap();
     assert_eq!(d_output.dims(), torch.dims());
-    let max_err: f32 = (d_output - &torch)
+    // A 2x2 max-pool sends its gradient to one pixel of each window; where the two largest
+    // values of a window are within rounding of each other, which one wins depends on the
+    // order of float additions in the convolutions before it, so PyTorch and we may pick
+    // different pixels. Everywhere else the gradients must agree to 1e-3 of the largest value;
+    // near such ties (few, found from our own activations) they are not compared.
+    let max_ref: f32 = torch.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+    let err: Vec<f32> = (d_output - &torch)
         .unwrap()
         .abs()
         .unwrap()
-        .max_all()
+        .flatten_all()
         .unwrap()
-        .to_scalar()
+        .to_vec1()
         .unwrap();
-    let max_ref: f32 = torch.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
-    eprintln!("d loss / d output: largest difference {max_err:e}, largest value {max_ref:e}");
+    let taps = vgg().forward(&output).unwrap();
+    let near_ties = near_tied_pool_windows(taps.get(Tap::Relu1_2));
+    let (h, w) = (52, 72);
+    // Excluding more than 1% of the windows would hollow the comparison out.
+    assert!(
+        near_ties.len() * 100 <= (h / 2) * (w / 2),
+        "{} near-tied max-pool windows: too many to exclude",
+        near_ties.len()
+    );
+    let near_a_tie = |r: usize, x: usize| {
+        // Two 3x3 convolutions (conv1_1, conv1_2) spread a window's gradient by 2 pixels.
+        near_ties.iter().any(|&(wr, wx)| {
+            r + 2 >= 2 * wr && r <= 2 * wr + 3 && x + 2 >= 2 * wx && x <= 2 * wx + 3
+        })
+    };
+    let mut max_err = 0f32;
+    for (i, e) in err.iter().enumerate() {
+        let (r, x) = ((i / w) % h, i % w);
+        if !near_a_tie(r, x) {
+            max_err = max_err.max(*e);
+        }
+    }
+    eprintln!(
+        "d loss / d output: largest difference {max_err:e} away from {} near-tied pool windows, \
+         largest value {max_ref:e}",
+        near_ties.len()
+    );
     assert!(
         max_err <= 1e-3 * max_ref,
         "d loss / d output differs from PyTorch's by up to {max_err} (largest value {max_ref})"
@@ -127,11 +158,12 @@ fn backward_through_vgg_and_transformer_matches_pytorch() {
             );
             continue;
         }
-        assert_rel(
-            &format!("{name} gradient sum"),
-            sum(grad),
-            number(&want["sum"]),
-            1e-3,
+        // The near-tied pool windows above move d loss / d output in a few pixels, and a
+        // signed sum cancels: it is held to 1e-3 of the sum of magnitudes.
+        let (ours, theirs) = (sum(grad), number(&want["sum"]));
+        assert!(
+            (ours - theirs).abs() <= 1e-3 * number(&want["abs_sum"]),
+            "{name} gradient sum: {ours} vs PyTorch's {theirs}"
         );
         assert_rel(
             &format!("{name} gradient |.| sum"),
@@ -144,3 +176,28 @@ fn backward_through_vgg_and_transformer_matches_pytorch() {
 
 /// Parameters the loss does not depend on (see the comment in the test).
 const ZERO_BY_CONSTRUCTION: [&str; 1] = ["res5.in2.bias"];
+
+/// `(row, column)` of the 2x2 pool windows of `relu` `(1, c, h, w)`, in any channel, whose two
+/// largest values differ by less than float32 rounding of that channel's convolution could
+/// move them (1e-6 of the channel's largest value): the windows whose argmax rounding decides.
+fn near_tied_pool_windows(relu: &Tensor) -> Vec<(usize, usize)> {
+    let (_, c, h, w) = relu.dims4().unwrap();
+    let v: Vec<f32> = relu.flatten_all().unwrap().to_vec1().unwrap();
+    let mut windows = Vec::new();
+    for ch in 0..c {
+        let plane = &v[ch * h * w..(ch + 1) * h * w];
+        let scale = plane.iter().cloned().fold(0f32, f32::max);
+        for wr in 0..h / 2 {
+            for wx in 0..w / 2 {
+                let at = |dr: usize, dx: usize| plane[(2 * wr + dr) * w + 2 * wx + dx];
+                let mut four = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                four.sort_by(|a, b| b.total_cmp(a));
+                let (top, second) = (four[0], four[1]);
+                if top > 0.0 && top - second <= 1e-6 * scale && !windows.contains(&(wr, wx)) {
+                    windows.push((wr, wx));
+                }
+            }
+        }
+    }
+    windows
+}

@@ -1,7 +1,5 @@
 //! `--style NAME_OR_PATH[:WEIGHT]`: which checkpoint, and its share in a blend.
 
-use std::path::{Path, PathBuf};
-
 /// One `--style` value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StyleArg {
@@ -32,20 +30,6 @@ pub fn parse_style_arg(arg: &str) -> Result<StyleArg, String> {
         spec: arg.to_owned(),
         weight: 1.0,
     })
-}
-
-/// The checkpoint file for a style given by path or by name.
-// TODO: replace with catalog::resolve_style once the style catalogue is merged.
-pub fn resolve_style(spec: &str) -> anyhow::Result<PathBuf> {
-    let path = Path::new(spec);
-    if path.is_file() {
-        return Ok(path.to_owned());
-    }
-    let named = Path::new("checkpoints").join(format!("{spec}.safetensors"));
-    if !spec.contains(['/', '\\']) && named.is_file() {
-        return Ok(named);
-    }
-    anyhow::bail!("{spec}: no such checkpoint file, and no style of that name in checkpoints/")
 }
 
 #[cfg(test)]
