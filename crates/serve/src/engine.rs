@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use faststyle_infer::catalog::{Catalog, StyleEntry};
-use faststyle_net::TransformerNet;
+use faststyle_infer::Style;
 
 use crate::painter::{PaintError, PaintOutput, PaintRequest, Painter, StyleCard};
-use crate::pipeline::{self, OutputFormat};
+use crate::pipeline;
 use crate::thumbs;
 
 /// Limits of the image work.
@@ -36,7 +36,7 @@ pub struct Skipped {
 
 pub struct Engine {
     cards: Vec<StyleCard>,
-    nets: Vec<TransformerNet>,
+    styles: Vec<Style>,
     options: EngineOptions,
     device: Device,
 }
@@ -47,14 +47,18 @@ impl Engine {
     pub fn load(catalog: &Catalog, options: EngineOptions) -> Result<(Self, Vec<Skipped>), String> {
         let device = Device::Cpu;
         let entries = catalog.styles().map_err(|e| e.to_string())?;
-        let (mut cards, mut nets, mut skipped) = (vec![], vec![], vec![]);
+        let (mut cards, mut styles, mut skipped) = (vec![], vec![], vec![]);
         for entry in entries {
             match faststyle_net::load_checkpoint(&entry.path, &device) {
                 Ok(checkpoint) => {
                     let (card, problem) = card(&entry);
                     skipped.extend(problem);
                     cards.push(card);
-                    nets.push(checkpoint.net);
+                    styles.push(Style {
+                        name: entry.name.clone(),
+                        net: checkpoint.net,
+                        weight: 1.0,
+                    });
                 }
                 Err(e) => skipped.push(Skipped {
                     name: entry.name.clone(),
@@ -69,7 +73,7 @@ impl Engine {
         );
         let engine = Engine {
             cards,
-            nets,
+            styles,
             options,
             device,
         };
@@ -117,22 +121,11 @@ impl Painter for Engine {
             .iter()
             .position(|c| c.name == request.style)
             .ok_or_else(|| PaintError::Input(format!("unknown style {:?}", request.style)))?;
-        let format = OutputFormat::for_upload(&request.image);
-        let photo = pipeline::decode(&request.image, self.options.max_pixels)?;
-        let art = pipeline::stylize(
-            &self.nets[index],
-            &photo,
-            request.strength,
-            request.preserve_color,
+        pipeline::paint(
+            &self.styles[index],
+            request,
+            self.options.max_pixels,
             &self.device,
-        )?;
-        let bytes = pipeline::encode(&art, format)?;
-        Ok(PaintOutput {
-            bytes,
-            content_type: format.content_type(),
-            extension: format.extension(),
-            width: art.width(),
-            height: art.height(),
-        })
+        )
     }
 }

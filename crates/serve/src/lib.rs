@@ -4,7 +4,7 @@
 //! - [`api`]: the routes, the limits ([`ServeConfig`]) and the JSON errors;
 //! - [`gate`]: at most one inference per core, a bounded queue, 503 past it;
 //! - [`painter`]: the seam between the server and the image work; [`engine::Engine`] is the
-//!   real painter over the style catalogue;
+//!   real painter over the style catalogue, doing the image work through `faststyle-infer`;
 //! - [`page`]: the embedded HTML, CSS and JavaScript;
 //! - [`server`]: running it, in the foreground or on a background thread.
 //!
