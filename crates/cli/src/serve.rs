@@ -50,6 +50,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let options = EngineOptions {
         max_pixels: (args.max_megapixels * 1e6) as u64,
+        ..EngineOptions::default()
     };
     let (engine, skipped) = Engine::load(&catalog, options).map_err(anyhow::Error::msg)?;
     for s in &skipped {

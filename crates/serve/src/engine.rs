@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use faststyle_infer::catalog::{Catalog, StyleEntry};
-use faststyle_infer::Style;
+use faststyle_infer::{Style, Tiling};
 
 use crate::painter::{PaintError, PaintOutput, PaintRequest, Painter, StyleCard};
 use crate::pipeline;
@@ -16,6 +16,9 @@ use crate::thumbs;
 pub struct EngineOptions {
     /// Width times height of an upload, at most; checked from the header before decoding.
     pub max_pixels: u64,
+    /// When large photos run in tiles; the default keeps one request's network memory under
+    /// about 750 MiB whatever the photo's size.
+    pub tiling: Tiling,
 }
 
 impl Default for EngineOptions {
@@ -23,6 +26,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             max_pixels: 40_000_000,
+            tiling: Tiling::default(),
         }
     }
 }
@@ -121,11 +125,6 @@ impl Painter for Engine {
             .iter()
             .position(|c| c.name == request.style)
             .ok_or_else(|| PaintError::Input(format!("unknown style {:?}", request.style)))?;
-        pipeline::paint(
-            &self.styles[index],
-            request,
-            self.options.max_pixels,
-            &self.device,
-        )
+        pipeline::paint(&self.styles[index], request, &self.options, &self.device)
     }
 }

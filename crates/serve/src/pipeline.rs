@@ -10,6 +10,7 @@ use faststyle_infer::{
 };
 use image::ImageFormat;
 
+use crate::engine::EngineOptions;
 use crate::painter::{PaintError, PaintOutput, PaintRequest};
 
 /// The format to answer an upload of `bytes` in: its own when the library writes it, else PNG
@@ -38,15 +39,19 @@ pub fn content_type(format: OutputFormat) -> &'static str {
 pub fn paint(
     style: &Style,
     request: &PaintRequest,
-    max_pixels: u64,
+    limits: &EngineOptions,
     device: &Device,
 ) -> Result<PaintOutput, PaintError> {
     let format = format_for_upload(&request.image);
-    let picture = decode(&request.image, &DecodeLimits { max_pixels }).map_err(paint_error)?;
+    let decode_limits = DecodeLimits {
+        max_pixels: limits.max_pixels,
+    };
+    let picture = decode(&request.image, &decode_limits).map_err(paint_error)?;
     let options = StylizeOptions {
         strength: request.strength,
         preserve_color: request.preserve_color,
-        ..StylizeOptions::default()
+        max_size: None,
+        tiling: limits.tiling.clone(),
     };
     // A stylizer per request is cheap: the network's tensors are shared, not copied.
     let stylizer =

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{default_server, form, get, photo, post_form};
+use common::{default_server, engine_with, form, get, photo, post_form, start};
+use faststyle_infer::Tiling;
+use faststyle_serve::{EngineOptions, ServeConfig};
 use image::{GenericImageView, ImageFormat};
 
 #[test]
@@ -156,4 +158,55 @@ fn unknown_paths_answer_json_404() {
     let answer = get(&format!("{}/api/nothing-here", server.url()));
     assert_eq!(answer.status, 404);
     assert_eq!(answer.error(), "no such page");
+}
+
+#[test]
+fn a_photo_over_the_tiling_threshold_comes_back_at_its_size() {
+    // Tiles far smaller than the default, so a small photo takes the tiled path quickly.
+    let tiling = Tiling {
+        max_untiled_pixels: 96 * 96,
+        tile: 64,
+        stats_max_pixels: 96 * 96,
+        ..Tiling::default()
+    };
+    let options = EngineOptions {
+        tiling,
+        ..EngineOptions::default()
+    };
+    let server = start(engine_with(options), ServeConfig::default());
+    let small = image::load_from_memory(&photo(ImageFormat::Png)).unwrap();
+    let big = small.resize_exact(200, 150, image::imageops::FilterType::Triangle);
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    big.to_rgb8()
+        .write_to(&mut jpeg, ImageFormat::Jpeg)
+        .unwrap();
+    let url = format!("{}/api/stylize", server.url());
+    let answer = post_form(&url, &form(jpeg.get_ref(), "mosaic", "1", "false"));
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let out = image::load_from_memory_with_format(&answer.body, ImageFormat::Jpeg).unwrap();
+    assert_eq!(out.dimensions(), (200, 150));
+}
+
+#[test]
+fn transparency_survives_a_png_round_trip() {
+    let server = default_server();
+    let mut rgba = image::RgbaImage::from_pixel(40, 30, image::Rgba([90, 160, 220, 255]));
+    for (x, _, px) in rgba.enumerate_pixels_mut() {
+        px[3] = if x < 20 { 0 } else { 255 };
+    }
+    let mut png = std::io::Cursor::new(Vec::new());
+    rgba.write_to(&mut png, ImageFormat::Png).unwrap();
+    let url = format!("{}/api/stylize", server.url());
+    let answer = post_form(&url, &form(png.get_ref(), "plain", "1", "false"));
+    assert_eq!(answer.status, 200);
+    let out = image::load_from_memory(&answer.body).unwrap().into_rgba8();
+    assert_eq!(out.dimensions(), (40, 30));
+    assert!(out
+        .enumerate_pixels()
+        .all(|(x, _, px)| px[3] == if x < 20 { 0 } else { 255 }));
 }

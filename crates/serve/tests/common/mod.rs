@@ -34,9 +34,12 @@ pub fn checkpoints() -> tempfile::TempDir {
 /// The real engine over [`checkpoints`]; the directory must outlive the server only while
 /// loading, since the networks are read into memory.
 pub fn engine() -> Arc<dyn Painter> {
+    engine_with(EngineOptions::default())
+}
+
+pub fn engine_with(options: EngineOptions) -> Arc<dyn Painter> {
     let dir = checkpoints();
-    let (engine, skipped) =
-        Engine::load(&Catalog::in_dir(dir.path()), EngineOptions::default()).expect("engine");
+    let (engine, skipped) = Engine::load(&Catalog::in_dir(dir.path()), options).expect("engine");
     assert!(skipped.is_empty(), "{skipped:?}");
     engine.into_shared()
 }
