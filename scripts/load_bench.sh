@@ -7,11 +7,15 @@
 # body. The style is the random-weights test network: the figures measure the server and the
 # network's arithmetic, which is the same for any trained style.
 #
-# Environment: DURATION (seconds per level, default 30), PORT (default 18080).
+# Each level gets a fresh server, so one level's queue does not spill into the next and each
+# level's peak memory is its own. A repaint of 1024x768 takes about a minute on two busy
+# cores, so a level needs minutes to complete a few requests.
+#
+# Environment: DURATION (seconds per level, default 180), PORT (default 18080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration="${DURATION:-30}"
+duration="${DURATION:-180}"
 port="${PORT:-18080}"
 url="http://127.0.0.1:$port"
 
@@ -19,12 +23,13 @@ if ! command -v wrk >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release -p faststyle -p faststyle-serve --example bench_photo
+cargo build --release -p faststyle
+cargo build --release -p faststyle-serve --example bench_photo
 
 work="$(mktemp -d -t faststyle-bench.XXXXXX)"
 server=""
 cleanup() {
-    if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+    if [ -n "$server" ]; then kill -KILL "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,29 +56,34 @@ LUA
 
 # Default limits (one worker per core, a queue of 8), a time limit long enough that only the
 # queue bound refuses requests.
-target/release/faststyle serve --bind 127.0.0.1 --port "$port" --checkpoints "$work" \
-    --timeout 600 > "$work/server.log" &
-server=$!
-for _ in $(seq 100); do
-    grep -q "serving" "$work/server.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q "serving" "$work/server.log" || { echo "server did not start" >&2; exit 1; }
+start_server() {
+    target/release/faststyle serve --bind 127.0.0.1 --port "$port" --checkpoints "$work" \
+        --timeout 3600 > "$work/server.log" &
+    server=$!
+    for _ in $(seq 100); do
+        grep -q "serving" "$work/server.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "server did not start" >&2
+    exit 1
+}
+# SIGKILL: a graceful stop would wait for the repaints still queued by the last level.
+stop_server() {
+    kill -KILL "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=""
+}
 
 echo "# faststyle serve load benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# photo: 1024x768 JPEG, $(stat -c %s "$work/photo.jpg") bytes; ${duration}s per level"
-# One warm-up request, so the first level does not pay for page faults and caches.
-curl -s -o /dev/null -F style=mosaic -F "image=@$work/photo.jpg" "$url/api/stylize"
-
 for c in 1 2 8 16; do
     echo
     echo "## concurrency $c"
-    wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${duration}s" --timeout 600s --latency \
+    start_server
+    wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${duration}s" --timeout 3600s --latency \
         -s "$work/post.lua" "$url/api/stylize" |
-        grep -E 'Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|Socket errors'
+        grep -E 'Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|Socket errors' || true
+    grep VmHWM "/proc/$server/status"
+    stop_server
 done
-
-echo
-echo "## server peak memory (VmHWM)"
-grep VmHWM "/proc/$server/status"
