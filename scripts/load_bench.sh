@@ -11,7 +11,8 @@
 # level's peak memory is its own. A repaint of 1024x768 takes about a minute on two busy
 # cores, so a level needs minutes to complete a few requests.
 #
-# Environment: DURATION (seconds per level, default 180), PORT (default 18080).
+# Environment: DURATION (seconds per level, default 180), LEVELS (concurrencies, default
+# "1 2 8 16"; 16 saturates the default queue), PORT (default 18080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,11 +78,11 @@ stop_server() {
 echo "# faststyle serve load benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# photo: 1024x768 JPEG, $(stat -c %s "$work/photo.jpg") bytes; ${duration}s per level"
-for c in 1 2 8 16; do
+for c in ${LEVELS:-1 2 8 16}; do
     echo
     echo "## concurrency $c"
     start_server
-    wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${duration}s" --timeout 3600s --latency \
+    wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${duration}s" --timeout 600s --latency \
         -s "$work/post.lua" "$url/api/stylize" |
         grep -E 'Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|Socket errors' || true
     grep VmHWM "/proc/$server/status"
