@@ -6,6 +6,7 @@ mod apply;
 mod bench;
 mod import;
 mod optimize;
+mod serve;
 mod styles;
 mod train;
 mod train_loop;
@@ -42,6 +43,8 @@ enum Command {
     Optimize(optimize::OptimizeArgs),
     /// Measure the kernels, inference and training.
     Bench(bench::BenchArgs),
+    /// Serve a web page (and a JSON API) that repaints dropped photos.
+    Serve(serve::ServeArgs),
 }
 
 /// Exit code for anything the user can fix: bad arguments, unreadable or invalid inputs.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Optimize(args) => optimize::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

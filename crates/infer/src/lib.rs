@@ -9,7 +9,8 @@
 //! - [`encode`]: a [`Picture`] to PNG, JPEG, WebP, BMP or TIFF bytes;
 //! - [`catalog`]: the styles shipped in `checkpoints/`, by name;
 //! - [`run_batch`]: all of that over many images, decoding and encoding in parallel with rayon
-//!   while the network runs one image at a time.
+//!   while the network runs one image at a time;
+//! - [`catalog`]: the shipped styles in `checkpoints/`, found by name.
 //!
 //! The library prints nothing; it returns [`InferError`]s and leaves messages to its caller.
 
