@@ -23,7 +23,7 @@ if [ -z "${FASTSTYLE_BIN:-}" ]; then
     else
         cargo build -p faststyle
     fi
-    export FASTSTYLE_BIN="$PWD/target/$profile/faststyle"
+    export FASTSTYLE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/$profile/faststyle"
 fi
 
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
