@@ -17,6 +17,55 @@ fn stylize_url(server: &faststyle_serve::RunningServer) -> String {
     format!("{}/api/stylize", server.url())
 }
 
+/// Posts a multipart `body` over a plain connection, sending it from another thread while this
+/// one reads the answer. HTTP lets a server answer 413 and close before the upload ends; an
+/// ordinary client then fails on its write (a broken pipe) before reading that answer.
+/// Returns the status and the answer's body as text.
+fn post_expecting_early_answer(url: &str, body: Vec<u8>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        common::BOUNDARY,
+        body.len()
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        // Fails with a broken pipe once the server has answered and closed: expected.
+        let _ = writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(&body));
+    });
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(_) if !answer.is_empty() => break,
+            Err(e) => panic!("reading the answer: {e}"),
+        }
+    }
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
 /// Posts `body` and checks the answer is a 400 whose reason contains `expected`.
 fn assert_400(url: &str, body: &[u8], expected: &str) {
     let answer = post_form(url, body);
@@ -159,17 +208,17 @@ fn uploads_over_the_limit_get_413() {
             seed as u8
         })
         .collect();
-    let answer = post_form(&url, &form(&big, "mosaic", "1", "false"));
-    assert_eq!(answer.status, 413);
-    assert_eq!(
-        answer.error(),
-        "the upload is larger than the limit of 0.1 MB"
+    let (status, body) = post_expecting_early_answer(&url, form(&big, "mosaic", "1", "false"));
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body.contains(r#"{"error":"the upload is larger than the limit of 0.1 MB"}"#),
+        "{body}"
     );
     // Far over the limit: refused by the body limit itself, with the same reason.
     let huge = vec![7u8; 3_000_000];
-    let answer = post_form(&url, &form(&huge, "mosaic", "1", "false"));
-    assert_eq!(answer.status, 413);
-    assert!(answer.error().contains("limit of 0.1 MB"));
+    let (status, body) = post_expecting_early_answer(&url, form(&huge, "mosaic", "1", "false"));
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("limit of 0.1 MB"), "{body}");
     // Just under the limit is fine.
     let png = photo(ImageFormat::Png);
     assert!(png.len() < 100_000);
