@@ -137,3 +137,37 @@ fn palette_png_with_transparency_becomes_rgb_and_alpha() {
     let alpha = pic.alpha.unwrap();
     assert_eq!([0, 1, 2].map(|x| alpha.get_pixel(x, 0)[0]), [255, 128, 0]);
 }
+
+#[test]
+fn cmyk_jpeg_becomes_rgb_with_its_colours() {
+    // Left half pure cyan (C=255), right half pure yellow (Y=255), no black: cyan has little
+    // red, yellow has little blue.
+    let (w, h) = (32u16, 16u16);
+    let mut cmyk = Vec::new();
+    for _ in 0..h {
+        for x in 0..w {
+            let pixel = if x < w / 2 {
+                [255, 0, 0, 0]
+            } else {
+                [0, 0, 255, 0]
+            };
+            cmyk.extend_from_slice(&pixel);
+        }
+    }
+    let mut bytes = Vec::new();
+    jpeg_encoder::Encoder::new(&mut bytes, 95)
+        .encode(&cmyk, w, h, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    let pic = decode(&bytes, &limits()).unwrap();
+    assert_eq!((pic.width(), pic.height()), (32, 16));
+    let cyan = pic.rgb.get_pixel(4, 8);
+    let yellow = pic.rgb.get_pixel(28, 8);
+    assert!(
+        cyan[0] < 80 && cyan[1] > 170 && cyan[2] > 170,
+        "cyan came out as {cyan:?}"
+    );
+    assert!(
+        yellow[0] > 170 && yellow[1] > 170 && yellow[2] < 80,
+        "yellow came out as {yellow:?}"
+    );
+}
