@@ -223,17 +223,23 @@ impl CustomOp2 for ConvInputGrad {
             self.conv.stride,
             self.conv.padding,
         )?;
-        if grad_layout.dims() != [g.batch, g.c_out, g.ho, g.wo] {
-            bail!(
-                "conv2d backward: gradient of shape {:?} for output {g:?}",
-                grad_layout.dims()
-            )
-        }
+        check_output_grad(&g, grad_layout)?;
         let grad = contiguous_f32(grad, grad_layout, "conv2d output gradient")?;
         let w = contiguous_f32(w, w_layout, "conv2d weight")?;
         let dxs = conv_backward_input(&g, grad, w);
         Ok((CpuStorage::F32(dxs), (b, c_in, h, wd).into()))
     }
+}
+
+/// Both gradients of a convolution need an output gradient shaped like the output.
+fn check_output_grad(g: &ConvGeometry, grad_layout: &Layout) -> Result<()> {
+    if grad_layout.dims() != [g.batch, g.c_out, g.ho, g.wo] {
+        bail!(
+            "conv2d backward: gradient of shape {:?} for output {g:?}",
+            grad_layout.dims()
+        )
+    }
+    Ok(())
 }
 
 /// The weight gradient `(c_out, c_in, kh, kw)` of a [`Conv2d`] from its input and output gradient.
@@ -262,12 +268,7 @@ impl CustomOp2 for ConvWeightGrad {
             self.conv.stride,
             self.conv.padding,
         )?;
-        if grad_layout.dims() != [g.batch, g.c_out, g.ho, g.wo] {
-            bail!(
-                "conv2d backward: gradient of shape {:?} for output {g:?}",
-                grad_layout.dims()
-            )
-        }
+        check_output_grad(&g, grad_layout)?;
         let xs = contiguous_f32(xs, xs_layout, "conv2d input")?;
         let grad = contiguous_f32(grad, grad_layout, "conv2d output gradient")?;
         let dw = conv_backward_weight(&g, xs, grad);
