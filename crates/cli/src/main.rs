@@ -2,6 +2,7 @@
 //! its arguments, and calls a library crate; this file only dispatches and maps errors to exit
 //! codes.
 
+mod allocator;
 mod apply;
 mod bench;
 mod import;
@@ -53,6 +54,7 @@ const EXIT_USER_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    allocator::keep_freed_memory();
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Apply(args) => apply::run(args),

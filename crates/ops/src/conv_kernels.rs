@@ -15,7 +15,7 @@
 //!
 //! The column buffer is allocated once per call and reused for every band and image.
 
-use crate::cpu::{matmul, MatRef};
+use crate::cpu::{matmul, MatRef, Threads};
 use rayon::prelude::*;
 
 use crate::im2col::{col2im_add, im2col, ConvGeometry};
@@ -127,12 +127,76 @@ pub(crate) fn conv_forward(
 
 /// The gradient of the input `(b, c_in, h, w)` from the gradient of the output `grad`.
 pub(crate) fn conv_backward_input(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Vec<f32> {
+    if let Some((transposed, flipped)) = transposed_convolution(g, weight) {
+        return forward_in_bands(&transposed, grad, &flipped, None, BAND_BUDGET);
+    }
     input_grad_in_bands(g, grad, weight, BAND_BUDGET)
+}
+
+/// For a stride-1 convolution with a square kernel, its input gradient as a forward
+/// convolution: the output gradient correlated with the kernel turned by 180 degrees and its
+/// channel axes swapped, zero-padded by `k - 1 - p`. That runs on the forward path's products
+/// instead of unfolding `Wᵀ dY` into a column matrix and folding it back, which costs memory
+/// traffic the size of the column matrix twice. `None` where it does not apply, or where the
+/// gradient has too few channels for the forward path to do better (the first layer's 3).
+fn transposed_convolution(g: &ConvGeometry, weight: &[f32]) -> Option<(ConvGeometry, Vec<f32>)> {
+    let square = g.kh == g.kw && g.padding < g.kh;
+    if g.stride != 1 || !square || g.c_in < SMALL_C_OUT {
+        return None;
+    }
+    let k = g.kh;
+    let transposed = ConvGeometry::new(
+        (g.batch, g.c_out, g.ho, g.wo),
+        (g.c_in, k, k),
+        1,
+        k - 1 - g.padding,
+    )?;
+    debug_assert_eq!((transposed.ho, transposed.wo), (g.h, g.w));
+    let mut flipped = vec![0f32; weight.len()];
+    for o in 0..g.c_out {
+        for c in 0..g.c_in {
+            let from = &weight[(o * g.c_in + c) * k * k..][..k * k];
+            let to = &mut flipped[(c * g.c_out + o) * k * k..][..k * k];
+            for (t, f) in to.iter_mut().zip(from.iter().rev()) {
+                *t = *f;
+            }
+        }
+    }
+    Some((transposed, flipped))
 }
 
 /// The gradient of the weight `(c_out, c_in, kh, kw)`.
 pub(crate) fn conv_backward_weight(g: &ConvGeometry, xs: &[f32], grad: &[f32]) -> Vec<f32> {
     weight_grad_in_bands(g, xs, grad, BAND_BUDGET)
+}
+
+/// How the images of a batch share the threads: with at least as many images as threads each
+/// image is one thread's work, with single-threaded products (no hand-over between threads
+/// inside a product, no idle thread while a small product finishes); otherwise `gemm` splits
+/// each product over all threads.
+fn per_image(g: &ConvGeometry) -> bool {
+    let threads = rayon::current_num_threads();
+    threads > 1 && g.batch >= threads
+}
+
+/// Runs `work(image index, scratch)` for every image of the batch, in parallel when
+/// [`per_image`] says so, with one `scratch` per thread from `scratch()`; `work` gets the
+/// [`Threads`] its products should use.
+fn for_each_image<S: Send>(
+    g: &ConvGeometry,
+    scratch: impl Fn() -> S + Sync + Send,
+    work: impl Fn(usize, &mut S, Threads) + Sync + Send,
+) {
+    if per_image(g) {
+        (0..g.batch)
+            .into_par_iter()
+            .for_each_init(&scratch, |s, b| work(b, s, Threads::One));
+    } else {
+        let mut s = scratch();
+        for b in 0..g.batch {
+            work(b, &mut s, Threads::All);
+        }
+    }
 }
 
 /// The kernels, with column buffers of at most `budget` floats (but at least one output row).
@@ -151,16 +215,18 @@ fn forward_in_bands(
     // would leave `gemm` a 3-row matrix; instead all kernel rows go into one product with
     // `kh c_out` rows, whose shifted rows are then summed.
     let stack_outputs = plan.shifts > 1 && g.c_out < SMALL_C_OUT;
-    let mut stacked = match stack_outputs {
-        true => vec![0f32; plan.shifts * g.c_out * plan.width(g, (0, plan.band))],
-        false => Vec::new(),
+    let stacked_len = match stack_outputs {
+        true => plan.shifts * g.c_out * plan.width(g, (0, plan.band)),
+        false => 0,
     };
-    let mut ys = vec![0f32; g.batch * g.out_image_len()];
-    let mut col = plan.buffer(g);
-    for (image, out) in xs
-        .chunks_exact(g.in_image_len().max(1))
-        .zip(ys.chunks_exact_mut(g.out_image_len().max(1)))
-    {
+    let (in_len, out_len) = (g.in_image_len(), g.out_image_len());
+    let mut ys = vec![0f32; g.batch * out_len];
+    let outputs = SharedOut::new(&mut ys);
+    let scratch = || (plan.buffer(g), vec![0f32; stacked_len]);
+    for_each_image(g, scratch, |b, (col, stacked), threads| {
+        let image = &xs[b * in_len..(b + 1) * in_len];
+        // SAFETY: image `b`'s output is written by this call only.
+        let out = unsafe { outputs.chunk(b * out_len, out_len) };
         if let Some(bias) = bias {
             for (o, b) in out.chunks_exact_mut(plane).zip(bias) {
                 o.fill(*b);
@@ -169,7 +235,7 @@ fn forward_in_bands(
         for band in plan.bands(g) {
             let width = plan.width(g, band);
             let n = (band.1 - band.0) * g.wo;
-            im2col(&plan.cols, image, plan.rows(band), &mut col);
+            im2col(&plan.cols, image, plan.rows(band), col);
             let dst = &mut out[band.0 * g.wo..];
             if stack_outputs {
                 let m = plan.shifts * g.c_out;
@@ -178,12 +244,13 @@ fn forward_in_bands(
                     (m, k, width),
                     MatRef::rows(&weights, k),
                     cols,
-                    &mut stacked,
+                    stacked,
                     width,
                     false,
+                    threads,
                 );
                 add_shifted(
-                    &stacked,
+                    stacked,
                     (g.c_out, plan.shifts),
                     (n, width, g.wo),
                     dst,
@@ -205,11 +272,41 @@ fn forward_in_bands(
                     dst,
                     plane,
                     accumulate,
+                    threads,
                 );
             }
         }
-    }
+    });
     ys
+}
+
+/// A batch's output buffer that the per-image tasks write into, each into its own image.
+struct SharedOut {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: the tasks write disjoint chunks (see `chunk`), so sharing the pointer is sound.
+unsafe impl Sync for SharedOut {}
+unsafe impl Send for SharedOut {}
+
+impl SharedOut {
+    fn new(data: &mut [f32]) -> Self {
+        Self {
+            ptr: data.as_mut_ptr(),
+            len: data.len(),
+        }
+    }
+
+    /// The elements `start..start + len`.
+    ///
+    /// # Safety
+    /// No two live chunks may overlap, and the buffer must outlive them.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn chunk(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.len, "image chunk out of bounds");
+        std::slice::from_raw_parts_mut(self.ptr.add(start), len)
+    }
 }
 
 /// Output channels below which the forward pass stacks its kernel rows (see `forward_in_bands`).
@@ -285,16 +382,20 @@ fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: u
     let k = plan.cols.patch_len();
     let m = plan.shifts * g.c_out;
     let weights = plan.split_weight(g, weight);
-    let mut dxs = vec![0f32; g.batch * g.in_image_len()];
-    let mut col = plan.buffer(g);
-    let mut stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
-    for (grad, dx) in grad
-        .chunks_exact(g.out_image_len().max(1))
-        .zip(dxs.chunks_exact_mut(g.in_image_len().max(1)))
-    {
+    let (in_len, out_len) = (g.in_image_len(), g.out_image_len());
+    let mut dxs = vec![0f32; g.batch * in_len];
+    let gradients = SharedOut::new(&mut dxs);
+    let scratch = || {
+        let stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
+        (plan.buffer(g), stacked)
+    };
+    for_each_image(g, scratch, |b, (col, stacked), threads| {
+        let grad = &grad[b * out_len..(b + 1) * out_len];
+        // SAFETY: image `b`'s gradient is written by this call only.
+        let dx = unsafe { gradients.chunk(b * in_len, in_len) };
         for band in plan.bands(g) {
             let width = plan.width(g, band);
-            let dy = band_grad(&plan, g, grad, band, &mut stacked);
+            let dy = band_grad(&plan, g, grad, band, stacked);
             let cols = if plan.shifts == 1 {
                 (band.1 - band.0) * g.wo
             } else {
@@ -304,13 +405,14 @@ fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: u
                 (k, m, cols),
                 MatRef::rows(&weights, k).t(),
                 dy,
-                &mut col,
+                col,
                 width,
                 false,
+                threads,
             );
-            col2im_add(&plan.cols, &col, plan.rows(band), dx);
+            col2im_add(&plan.cols, col, plan.rows(band), dx);
         }
-    }
+    });
     dxs
 }
 
@@ -318,13 +420,17 @@ fn weight_grad_in_bands(g: &ConvGeometry, xs: &[f32], grad: &[f32], budget: usiz
     let plan = Plan::new(g, budget);
     let k = plan.cols.patch_len();
     let m = plan.shifts * g.c_out;
-    let mut dw = vec![0f32; m * k];
-    let mut col = plan.buffer(g);
-    let mut stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
-    for (image, grad) in xs
-        .chunks_exact(g.in_image_len().max(1))
-        .zip(grad.chunks_exact(g.out_image_len().max(1)))
-    {
+    let (in_len, out_len) = (g.in_image_len(), g.out_image_len());
+    // Each thread sums the gradients of its images into its own `dw`; the sums are added last.
+    let partial_sums = std::sync::Mutex::new(Vec::<Vec<f32>>::new());
+    let scratch = || {
+        let stacked = vec![0f32; m * plan.width(g, (0, plan.band))];
+        let dw = PartialSum::new(&partial_sums, m * k);
+        (plan.buffer(g), stacked, dw)
+    };
+    for_each_image(g, scratch, |b, (col, stacked, dw), threads| {
+        let image = &xs[b * in_len..(b + 1) * in_len];
+        let grad = &grad[b * out_len..(b + 1) * out_len];
         for band in plan.bands(g) {
             let width = plan.width(g, band);
             let cols = if plan.shifts == 1 {
@@ -332,13 +438,54 @@ fn weight_grad_in_bands(g: &ConvGeometry, xs: &[f32], grad: &[f32], budget: usiz
             } else {
                 width
             };
-            im2col(&plan.cols, image, plan.rows(band), &mut col);
-            let dy = band_grad(&plan, g, grad, band, &mut stacked);
+            im2col(&plan.cols, image, plan.rows(band), col);
+            let dy = band_grad(&plan, g, grad, band, stacked);
             let unfolded = MatRef::rows(&col[..k * width], width);
-            matmul((m, cols, k), dy, unfolded.t(), &mut dw, k, true);
+            matmul(
+                (m, cols, k),
+                dy,
+                unfolded.t(),
+                &mut dw.sum,
+                k,
+                true,
+                threads,
+            );
+        }
+    });
+    let mut sums = partial_sums.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut dw = sums.pop().unwrap_or_else(|| vec![0f32; m * k]);
+    for other in sums {
+        for (d, o) in dw.iter_mut().zip(other) {
+            *d += o;
         }
     }
     plan.join_weight(g, &dw)
+}
+
+/// One thread's share of a weight gradient, handed to the shared list when the thread's
+/// scratch is dropped (rayon drops each `for_each_init` value when its task ends).
+struct PartialSum<'a> {
+    sum: Vec<f32>,
+    into: &'a std::sync::Mutex<Vec<Vec<f32>>>,
+}
+
+impl<'a> PartialSum<'a> {
+    fn new(into: &'a std::sync::Mutex<Vec<Vec<f32>>>, len: usize) -> Self {
+        Self {
+            sum: vec![0f32; len],
+            into,
+        }
+    }
+}
+
+impl Drop for PartialSum<'_> {
+    fn drop(&mut self) {
+        let sum = std::mem::take(&mut self.sum);
+        match self.into.lock() {
+            Ok(mut list) => list.push(sum),
+            Err(poisoned) => poisoned.into_inner().push(sum),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,14 @@ impl<'a> MatRef<'a> {
     }
 }
 
+/// Who runs a product: `gemm` splitting it over all threads, or the calling thread alone (when
+/// the caller already runs one product per thread, e.g. one image each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    All,
+    One,
+}
+
 /// `dst = lhs · rhs` (`accumulate == false`) or `dst += lhs · rhs`, with `lhs` `(m, k)`, `rhs`
 /// `(k, n)` and `dst` `(m, n)` stored row-major with row stride `dst_row_stride`.
 ///
@@ -82,6 +90,7 @@ pub(crate) fn matmul(
     dst: &mut [f32],
     dst_row_stride: usize,
     accumulate: bool,
+    threads: Threads,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -100,11 +109,9 @@ pub(crate) fn matmul(
         (m - 1) * dst_row_stride + n <= dst.len(),
         "matmul dst out of bounds"
     );
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
+    let parallelism = match (threads, rayon::current_num_threads()) {
+        (Threads::All, n) if n > 1 => gemm::Parallelism::Rayon(n),
+        _ => gemm::Parallelism::None,
     };
     // SAFETY: the three views were checked above to lie within their slices, and `dst` is
     // borrowed mutably, so it aliases neither input.

@@ -32,8 +32,10 @@ const fn shape(batch: usize, c_in: usize, hw: (usize, usize), c_out: usize, k: u
 }
 
 /// Stride 1 with at least 32 taps per kernel row (`c_in k`) takes kernel rows as shifted
-/// views, with fewer than 16 output channels stacked; the rest unfold whole patches.
-const SHAPES: [Shape; 8] = [
+/// views, with fewer than 16 output channels stacked; the rest unfold whole patches. With 16
+/// or more input channels, stride 1's input gradient is itself a forward convolution (the last
+/// two shapes, with zero padding `k - 1 - p` of 1 and of 4).
+const SHAPES: [Shape; 10] = [
     Shape {
         padding: 1,
         ..shape(1, 3, (7, 6), 4, 3)
@@ -63,6 +65,14 @@ const SHAPES: [Shape; 8] = [
     Shape {
         stride: 2,
         ..shape(3, 2, (5, 9), 3, 3)
+    },
+    Shape {
+        padding: 1,
+        ..shape(3, 16, (6, 7), 5, 3)
+    },
+    Shape {
+        padding: 4,
+        ..shape(2, 17, (5, 9), 3, 5)
     },
 ];
 
