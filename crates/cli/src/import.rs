@@ -1,15 +1,17 @@
-//! `faststyle import`: convert a pytorch/examples fast_neural_style checkpoint to safetensors.
+//! `faststyle import`: convert a pytorch/examples fast_neural_style checkpoint to safetensors,
+//! or re-save a faststyle checkpoint for shipping (f16, the painting's details).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
 use candle_core::DType;
-use faststyle_net::{import_pth, ImportOptions};
+use faststyle_net::{import_pth, is_valid_name, resave_checkpoint, CheckpointMeta, ImportOptions};
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// The PyTorch checkpoint (`torch.save` of the state dict, zip or legacy format).
+    /// The PyTorch checkpoint (`torch.save` of the state dict, zip or legacy format), or a
+    /// faststyle checkpoint (`.safetensors`, e.g. from `faststyle train`) to re-save.
     pub input: PathBuf,
     /// Where to write the faststyle checkpoint (`.safetensors`).
     pub output: PathBuf,
@@ -19,6 +21,18 @@ pub struct ImportArgs {
     /// Store the weights as f16 (half the size, outputs within about a grey level).
     #[arg(long)]
     pub f16: bool,
+    /// The painting's title, recorded in the checkpoint (shown by `faststyle styles`).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The painting's artist.
+    #[arg(long)]
+    pub artist: Option<String>,
+    /// The year the painting was made.
+    #[arg(long)]
+    pub year: Option<String>,
+    /// The painting's licence (e.g. "public domain").
+    #[arg(long)]
+    pub licence: Option<String>,
     /// Replace OUTPUT if it exists.
     #[arg(long)]
     pub force: bool,
@@ -51,11 +65,19 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             args.input.display()
         );
     }
+    let dtype = if args.f16 { DType::F16 } else { DType::F32 };
+    if args.input.extension().is_some_and(|e| e == "safetensors") {
+        return resave(&args, dtype);
+    }
     let options = ImportOptions {
-        name: args.name,
-        dtype: if args.f16 { DType::F16 } else { DType::F32 },
+        name: args.name.clone(),
+        dtype,
     };
     let summary = import_pth(&args.input, &args.output, &options)?;
+    let mut details = StyleDetails::from(&args);
+    if !details.is_empty() {
+        resave_checkpoint(&args.output, &args.output, dtype, |m| details.apply(m))?;
+    }
     let dropped = match summary.dropped.len() {
         0 => String::new(),
         n => format!(", dropped {n} stale running-statistics keys"),
@@ -68,6 +90,70 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         summary.format,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-saves a faststyle checkpoint with the requested dtype and painting details.
+fn resave(args: &ImportArgs, dtype: DType) -> anyhow::Result<ExitCode> {
+    if let Some(name) = args.name.as_deref().filter(|n| !is_valid_name(n)) {
+        bail!("invalid style name {name:?}: use letters, digits, '-', '_' or '.'");
+    }
+    let mut details = StyleDetails::from(args);
+    let meta = resave_checkpoint(&args.input, &args.output, dtype, |m| details.apply(m))?;
+    let size = std::fs::metadata(&args.output)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "{}: style {:?}, {:.1} MB as {dtype:?}",
+        args.output.display(),
+        meta.style.name,
+        size as f64 / 1e6
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The metadata fields given on the command line; the others keep their values.
+struct StyleDetails {
+    name: Option<String>,
+    title: Option<String>,
+    artist: Option<String>,
+    year: Option<String>,
+    licence: Option<String>,
+}
+
+impl StyleDetails {
+    fn from(args: &ImportArgs) -> Self {
+        Self {
+            name: args.name.clone(),
+            title: args.title.clone(),
+            artist: args.artist.clone(),
+            year: args.year.clone(),
+            licence: args.licence.clone(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.artist.is_none()
+            && self.year.is_none()
+            && self.licence.is_none()
+    }
+
+    fn apply(&mut self, meta: &mut CheckpointMeta) {
+        let style = &mut meta.style;
+        if let Some(name) = self.name.take() {
+            style.name = name;
+        }
+        for (field, value) in [
+            (&mut style.title, self.title.take()),
+            (&mut style.artist, self.artist.take()),
+            (&mut style.year, self.year.take()),
+            (&mut style.licence, self.licence.take()),
+        ] {
+            if value.is_some() {
+                *field = value;
+            }
+        }
+    }
 }
 
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {

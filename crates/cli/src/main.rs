@@ -5,12 +5,14 @@
 mod allocator;
 mod apply;
 mod bench;
+mod eval;
 mod import;
 mod optimize;
 mod serve;
 mod styles;
 mod train;
 mod train_loop;
+mod vgg_loader;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,8 @@ enum Command {
     Styles(styles::StylesArgs),
     /// Convert a pytorch/examples fast_neural_style checkpoint (.pth) to safetensors.
     Import(import::ImportArgs),
+    /// Score a trained style against the slow method, with its own training loss.
+    Eval(eval::EvalArgs),
     /// Train a network for one style against a frozen VGG16.
     Train(Box<train::TrainArgs>),
     /// Repaint one photo by optimising its pixels (Gatys et al., the slow method).
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Train(args) => train::run(*args),
         Command::Optimize(args) => optimize::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
     };

@@ -6,7 +6,7 @@
 //! [`faststyle_train::gatys`], and this module owns the progress bar, intermediate saves and
 //! Ctrl-C.
 
-mod images;
+pub(crate) mod images;
 mod session;
 
 use std::path::{Path, PathBuf};

@@ -18,7 +18,7 @@ use faststyle_net::CheckpointMeta;
 use faststyle_train::data::{SkipHook, Skipped};
 use faststyle_train::objective::perceptual_trainer;
 use faststyle_train::photo::{load_image, save_png, Resize};
-use faststyle_train::{StepReport, TrainError, Trainer, Vgg16};
+use faststyle_train::{StepReport, TrainError, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::train::Plan;
@@ -50,7 +50,7 @@ pub fn run_training(plan: Plan) -> anyhow::Result<ExitCode> {
         eprintln!("note: resuming with {change}");
     }
 
-    let vgg = load_vgg(vgg.as_deref(), &device, interactive)?;
+    let vgg = crate::vgg_loader::load_vgg(vgg.as_deref(), &device)?;
     let bar = ProgressBar::new(options.steps);
     if !interactive {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -171,33 +171,6 @@ fn save(trainer: &Trainer, output: &Path, meta: &CheckpointMeta) -> anyhow::Resu
     trainer
         .save(output, meta)
         .with_context(|| format!("saving {}", output.display()))
-}
-
-/// The loss network: `--vgg`, or the cached weights, downloaded with a progress bar on first
-/// use.
-fn load_vgg(
-    explicit: Option<&Path>,
-    device: &candle_core::Device,
-    interactive: bool,
-) -> anyhow::Result<Vgg16> {
-    let bar = ProgressBar::hidden();
-    let mut progress = |p: faststyle_train::DownloadProgress| {
-        if bar.is_hidden() && interactive {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "VGG16 weights {bytes}/{total_bytes} [{bar:24}] {bytes_per_sec}",
-                )
-                .expect("template is valid")
-                .progress_chars("=> "),
-            );
-        }
-        bar.set_length(p.total.unwrap_or(p.received));
-        bar.set_position(p.received);
-    };
-    let vgg = Vgg16::load_or_fetch(explicit, device, &mut progress)?;
-    bar.finish_and_clear();
-    Ok(vgg)
 }
 
 /// Opens the JSON-lines log for appending. A fresh run starts it empty; a resumed one keeps the

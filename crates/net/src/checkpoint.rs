@@ -211,3 +211,30 @@ pub fn save_checkpoint(
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_owned()
 }
+
+/// Re-saves the faststyle checkpoint `src` at `dst` (atomically) as `dtype`, with its metadata
+/// changed by `edit`: how a trained network is prepared for shipping (f16, the painting's
+/// title, artist, year and licence). The network is loaded first, so a file that is not a
+/// complete transformer is refused rather than copied.
+pub fn resave_checkpoint(
+    src: &Path,
+    dst: &Path,
+    dtype: DType,
+    edit: impl FnOnce(&mut CheckpointMeta),
+) -> Result<CheckpointMeta, CheckpointError> {
+    let bytes = std::fs::read(src).map_err(|error| CheckpointError::Io {
+        path: src.to_owned(),
+        error,
+    })?;
+    let loaded = load_checkpoint_bytes(src, &bytes, &Device::Cpu)?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
+        CheckpointError::Format {
+            path: src.to_owned(),
+            reason: e.to_string(),
+        }
+    })?;
+    let mut meta = loaded.meta.unwrap_or_default();
+    edit(&mut meta);
+    save_checkpoint(dst, &tensors, &meta, dtype)?;
+    Ok(meta)
+}

@@ -222,7 +222,7 @@ fn list<S: AsRef<str>>(names: &[S]) -> String {
 }
 
 /// Style names end up as file names and on command lines: keep them plain.
-fn is_valid_name(name: &str) -> bool {
+pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && name

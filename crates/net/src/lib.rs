@@ -11,9 +11,9 @@ pub mod pth;
 pub mod transformer;
 
 pub use checkpoint::{
-    load_checkpoint, read_meta, save_checkpoint, CheckpointError, CheckpointMeta, StyleCheckpoint,
-    StyleInfo, ARCHITECTURE,
+    load_checkpoint, read_meta, resave_checkpoint, save_checkpoint, CheckpointError,
+    CheckpointMeta, StyleCheckpoint, StyleInfo, ARCHITECTURE,
 };
-pub use import::{import_pth, ImportError, ImportOptions, ImportSummary};
+pub use import::{import_pth, is_valid_name, ImportError, ImportOptions, ImportSummary};
 pub use pth::{read_pth, PthError, PthFile, PthFormat};
 pub use transformer::{NormMode, TransformerNet, TRANSFORMER_PARAMETERS};

@@ -19,7 +19,7 @@
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
-use faststyle_ops::{conv2d, instance_norm, reflection_pad2d, upsample_nearest2x, NormStats};
+use faststyle_ops::{conv2d, instance_norm, reflection_pad2d, relu, upsample_nearest2x, NormStats};
 
 /// Number of trainable parameters, the same as PyTorch's count for this architecture.
 pub const TRANSFORMER_PARAMETERS: usize = 1_679_235;
@@ -124,7 +124,8 @@ impl ResidualBlock {
 
     fn forward(&self, xs: &Tensor, norm: &mut NormMode, n: &mut usize) -> Result<Tensor> {
         let ys = self.conv1.forward(xs)?;
-        let ys = norm.apply(&self.in1, &ys, n)?.relu()?;
+        let ys = norm.apply(&self.in1, &ys, n)?;
+        let ys = relu(&ys)?;
         let ys = self.conv2.forward(&ys)?;
         let ys = norm.apply(&self.in2, &ys, n)?;
         ys + xs
@@ -176,18 +177,23 @@ impl TransformerNet {
         let n = &mut 0;
         let norm = &mut norm;
         let ys = self.conv1.forward(xs)?;
-        let ys = norm.apply(&self.in1, &ys, n)?.relu()?;
+        let ys = norm.apply(&self.in1, &ys, n)?;
+        let ys = relu(&ys)?;
         let ys = self.conv2.forward(&ys)?;
-        let ys = norm.apply(&self.in2, &ys, n)?.relu()?;
+        let ys = norm.apply(&self.in2, &ys, n)?;
+        let ys = relu(&ys)?;
         let ys = self.conv3.forward(&ys)?;
-        let mut ys = norm.apply(&self.in3, &ys, n)?.relu()?;
+        let ys = norm.apply(&self.in3, &ys, n)?;
+        let mut ys = relu(&ys)?;
         for block in &self.res {
             ys = block.forward(&ys, norm, n)?;
         }
         let ys = self.deconv1.forward(&upsample_nearest2x(&ys)?)?;
-        let ys = norm.apply(&self.in4, &ys, n)?.relu()?;
+        let ys = norm.apply(&self.in4, &ys, n)?;
+        let ys = relu(&ys)?;
         let ys = self.deconv2.forward(&upsample_nearest2x(&ys)?)?;
-        let ys = norm.apply(&self.in5, &ys, n)?.relu()?;
+        let ys = norm.apply(&self.in5, &ys, n)?;
+        let ys = relu(&ys)?;
         self.deconv3.forward(&ys)
     }
 }

@@ -14,6 +14,7 @@ use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape,
 use crate::conv_kernels::{conv_backward_input, conv_backward_weight, conv_forward};
 use crate::cpu::{contiguous_f32, takes_cpu_path};
 use crate::im2col::ConvGeometry;
+use crate::relu::{relu_grad, relu_in_place};
 
 /// Cross-correlation of `xs` `(b, c_in, h, w)` with `weight` `(c_out, c_in, k, k)`, plus `bias`
 /// `(c_out)`, zero padding `padding` on every side and the given `stride`.
@@ -25,6 +26,30 @@ pub fn conv2d(
     bias: Option<&Tensor>,
     stride: usize,
     padding: usize,
+) -> Result<Tensor> {
+    convolve(xs, weight, bias, stride, padding, false)
+}
+
+/// `relu(conv2d(xs, weight, bias, stride, padding))` as one op: autograd keeps only the
+/// rectified output (half the memory of a convolution followed by a ReLU) and masks the
+/// gradient by it in one pass.
+pub fn conv2d_relu(
+    xs: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    convolve(xs, weight, bias, stride, padding, true)
+}
+
+fn convolve(
+    xs: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+    relu: bool,
 ) -> Result<Tensor> {
     let (_, _, kh, kw) = weight.dims4()?;
     geometry(xs.dims(), weight.dims(), stride, padding)?;
@@ -38,12 +63,14 @@ pub fn conv2d(
         }
     }
     if !takes_cpu_path(xs) {
-        return candle_conv2d(xs, weight, bias, stride, padding);
+        let ys = candle_conv2d(xs, weight, bias, stride, padding)?;
+        return if relu { ys.relu() } else { Ok(ys) };
     }
     let op = Conv2d {
         stride,
         padding,
         kernel: (kh, kw),
+        relu,
     };
     let xs = xs.contiguous()?;
     let weight = weight.contiguous()?;
@@ -90,9 +117,19 @@ struct Conv2d {
     stride: usize,
     padding: usize,
     kernel: (usize, usize),
+    /// Whether a ReLU is fused into the output.
+    relu: bool,
 }
 
 impl Conv2d {
+    /// The gradient of the convolution's own output: `grad` through the fused ReLU, if any.
+    fn pre_activation_grad(&self, grad: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        match self.relu {
+            true => relu_grad(grad, ys),
+            false => Ok(grad.clone()),
+        }
+    }
+
     fn forward(
         &self,
         (xs, xs_layout): (&CpuStorage, &Layout),
@@ -102,7 +139,10 @@ impl Conv2d {
         let g = geometry(xs_layout.dims(), w_layout.dims(), self.stride, self.padding)?;
         let xs = contiguous_f32(xs, xs_layout, "conv2d input")?;
         let w = contiguous_f32(w, w_layout, "conv2d weight")?;
-        let ys = conv_forward(&g, xs, w, bias);
+        let mut ys = conv_forward(&g, xs, w, bias);
+        if self.relu {
+            relu_in_place(&mut ys);
+        }
         Ok((CpuStorage::F32(ys), (g.batch, g.c_out, g.ho, g.wo).into()))
     }
 
@@ -152,10 +192,11 @@ impl CustomOp2 for Conv2d {
         &self,
         xs: &Tensor,
         weight: &Tensor,
-        _ys: &Tensor,
+        ys: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        self.backward(xs, weight, grad)
+        let grad = self.pre_activation_grad(grad, ys)?;
+        self.backward(xs, weight, &grad)
     }
 }
 
@@ -182,9 +223,11 @@ impl CustomOp3 for Conv2d {
         xs: &Tensor,
         weight: &Tensor,
         bias: &Tensor,
-        _ys: &Tensor,
+        ys: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = self.pre_activation_grad(grad, ys)?;
+        let grad = &grad;
         let (dxs, dw) = self.backward(xs, weight, grad)?;
         let db = if bias.track_op() {
             Some(grad.sum((0, 2, 3))?)
@@ -293,6 +336,7 @@ pub fn conv2d_input_grad(
         stride,
         padding,
         kernel: (kh, kw),
+        relu: false,
     };
     if !takes_cpu_path(grad) {
         let xs = Tensor::zeros(
@@ -338,6 +382,7 @@ pub fn conv2d_weight_grad(
         stride,
         padding,
         kernel,
+        relu: false,
     };
     xs.contiguous()?
         .apply_op2_no_bwd(&grad.contiguous()?, &ConvWeightGrad { conv })

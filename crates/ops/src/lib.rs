@@ -17,11 +17,13 @@ mod im2col;
 mod instance_norm;
 mod pad;
 mod pool;
+mod relu;
 mod upsample;
 
-pub use conv::{conv2d, conv2d_input_grad, conv2d_weight_grad};
+pub use conv::{conv2d, conv2d_input_grad, conv2d_relu, conv2d_weight_grad};
 pub use gram::gram;
 pub use instance_norm::{instance_norm, NormStats};
 pub use pad::reflection_pad2d;
 pub use pool::max_pool2x2;
+pub use relu::relu;
 pub use upsample::upsample_nearest2x;

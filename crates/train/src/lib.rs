@@ -23,6 +23,7 @@ pub mod loss_config;
 pub mod objective;
 pub mod options;
 pub mod photo;
+pub mod quality;
 pub mod rng;
 pub mod state;
 pub mod train_error;

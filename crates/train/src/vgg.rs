@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use faststyle_ops::{conv2d, max_pool2x2};
+use faststyle_ops::{conv2d_relu, max_pool2x2};
 
 use crate::download::DownloadProgress;
 use crate::error::{Error, Result};
@@ -182,7 +182,7 @@ impl Vgg16 {
                 ys = max_pool2x2(&ys)?;
             }
             for conv in convs.by_ref().take(n) {
-                ys = conv2d(&ys, &conv.weight, Some(&conv.bias), 1, 1)?.relu()?;
+                ys = conv2d_relu(&ys, &conv.weight, Some(&conv.bias), 1, 1)?;
             }
             taps.push(ys.clone());
         }

@@ -12,7 +12,7 @@ use faststyle_train::gatys::{
     pixels, Adam, AdamConfig, GatysObjective, Lbfgs, LbfgsConfig, Optimization, PixelOptimizer,
     StepOutcome,
 };
-use faststyle_train::{DownloadProgress, LossValues, PerceptualLoss, Vgg16};
+use faststyle_train::{LossValues, PerceptualLoss};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::images::{self, Planar};
@@ -23,7 +23,7 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(plan: Plan) -> Result<ExitCode> {
     let device = Device::cuda_if_available(0)?;
-    let vgg = load_vgg(&plan, &device)?;
+    let vgg = crate::vgg_loader::load_vgg(plan.vgg.as_deref(), &device)?;
     let tensor = |p: &Planar| Tensor::from_slice(&p.data, (1, 3, p.height, p.width), &device);
     let styles = plan
         .styles
@@ -103,24 +103,6 @@ pub fn run(plan: Plan) -> Result<ExitCode> {
         run.iteration()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The VGG16 given with `--vgg`, or the cached one (downloaded the first time, with a bar).
-fn load_vgg(plan: &Plan, device: &Device) -> Result<Vgg16> {
-    let bar = ProgressBar::hidden().with_message("downloading VGG16 weights (once)");
-    bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}")
-            .context("progress template")?,
-    );
-    let vgg = Vgg16::load_or_fetch(plan.vgg.as_deref(), device, &mut |p: DownloadProgress| {
-        if bar.is_hidden() {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        }
-        bar.set_length(p.total.unwrap_or(p.received));
-        bar.set_position(p.received);
-    })?;
-    bar.finish_and_clear();
-    Ok(vgg)
 }
 
 /// A flag that the first Ctrl-C sets, so the loop can stop and save; a second Ctrl-C exits at
