@@ -9,7 +9,10 @@
 
 use std::sync::Arc;
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
+};
+use rayon::prelude::*;
 
 use crate::conv_kernels::{conv_backward_input, conv_backward_weight, conv_forward};
 use crate::cpu::{contiguous_f32, takes_cpu_path};
@@ -230,11 +233,50 @@ impl CustomOp3 for Conv2d {
         let grad = &grad;
         let (dxs, dw) = self.backward(xs, weight, grad)?;
         let db = if bias.track_op() {
-            Some(grad.sum((0, 2, 3))?)
+            Some(channel_sums(grad)?)
         } else {
             None
         };
         Ok((dxs, dw, db))
+    }
+}
+
+/// The bias gradient: `grad` `(b, c, h, w)` summed over all but the channels. candle's
+/// `sum((0, 2, 3))` takes a strided path that cost 6% of a training step.
+fn channel_sums(grad: &Tensor) -> Result<Tensor> {
+    if !takes_cpu_path(grad) {
+        return grad.sum((0, 2, 3));
+    }
+    grad.contiguous()?.apply_op1_no_bwd(&ChannelSums)
+}
+
+struct ChannelSums;
+
+impl CustomOp1 for ChannelSums {
+    fn name(&self) -> &'static str {
+        "faststyle-channel-sums"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let grad = contiguous_f32(storage, layout, "conv2d output gradient")?;
+        let plane = h * w;
+        let sums = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                (0..b)
+                    .map(|i| {
+                        let at = (i * c + ch) * plane;
+                        // f64 partial sums: a 1024x1024 plane adds a million terms.
+                        grad[at..at + plane]
+                            .iter()
+                            .map(|&v| f64::from(v))
+                            .sum::<f64>()
+                    })
+                    .sum::<f64>() as f32
+            })
+            .collect();
+        Ok((CpuStorage::F32(sums), Shape::from(c)))
     }
 }
 

@@ -37,7 +37,9 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(g: &ConvGeometry, budget: usize) -> Self {
+    /// The plan for column buffers of at most `budget` floats, with at least `min_bands` bands
+    /// per image where the image is tall enough.
+    fn new(g: &ConvGeometry, budget: usize, min_bands: usize) -> Self {
         // With few input channels (the 3 colours of the first layer) a kernel row has too few
         // taps (`c_in kw`) for a product of its own; whole patches do better there.
         let (cols, shifts) = if g.stride == 1 && g.kh > 1 && g.c_in * g.kw >= MIN_ROW_TAPS {
@@ -50,6 +52,7 @@ impl Plan {
         // multiply them too: bands of at least 4 such halos keep that overhead under a quarter.
         let band = g
             .band_rows(rows_per_band, budget)
+            .min(g.ho.div_ceil(min_bands.max(1)))
             .max(4 * (shifts - 1))
             .min(g.ho);
         Self { cols, shifts, band }
@@ -127,10 +130,19 @@ pub(crate) fn conv_forward(
 
 /// The gradient of the input `(b, c_in, h, w)` from the gradient of the output `grad`.
 pub(crate) fn conv_backward_input(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Vec<f32> {
+    conv_backward_input_in_bands(g, grad, weight, BAND_BUDGET)
+}
+
+fn conv_backward_input_in_bands(
+    g: &ConvGeometry,
+    grad: &[f32],
+    weight: &[f32],
+    budget: usize,
+) -> Vec<f32> {
     if let Some((transposed, flipped)) = transposed_convolution(g, weight) {
-        return forward_in_bands(&transposed, grad, &flipped, None, BAND_BUDGET);
+        return forward_in_bands(&transposed, grad, &flipped, None, budget);
     }
-    input_grad_in_bands(g, grad, weight, BAND_BUDGET)
+    input_grad_in_bands(g, grad, weight, budget)
 }
 
 /// For a stride-1 convolution with a square kernel, its input gradient as a forward
@@ -207,77 +219,166 @@ fn forward_in_bands(
     bias: Option<&[f32]>,
     budget: usize,
 ) -> Vec<f32> {
-    let plan = Plan::new(g, budget);
-    let k = plan.cols.patch_len();
-    let plane = g.ho * g.wo;
-    let weights = plan.split_weight(g, weight);
-    // With few output channels (the transformer's last layer has 3) one product per kernel row
-    // would leave `gemm` a 3-row matrix; instead all kernel rows go into one product with
-    // `kh c_out` rows, whose shifted rows are then summed.
-    let stack_outputs = plan.shifts > 1 && g.c_out < SMALL_C_OUT;
-    let stacked_len = match stack_outputs {
-        true => plan.shifts * g.c_out * plan.width(g, (0, plan.band)),
-        false => 0,
+    let threads = rayon::current_num_threads();
+    // Fewer images than threads (inference, batch 1): the bands of an image become the units
+    // of work instead, so each thread runs whole products of its own; `gemm` splitting one
+    // product of these shapes over two threads gained under 10% here.
+    let bands_per_image = match per_image(g) {
+        false if threads > 1 => threads.div_ceil(g.batch.max(1)),
+        _ => 1,
     };
+    let plan = Plan::new(g, budget, bands_per_image);
+    let forward = BandForward::new(g, &plan, weight, bias);
     let (in_len, out_len) = (g.in_image_len(), g.out_image_len());
     let mut ys = vec![0f32; g.batch * out_len];
+    if bands_per_image > 1 && plan.bands(g).count() > 1 {
+        forward_by_bands(g, &plan, &forward, xs, &mut ys);
+        return ys;
+    }
     let outputs = SharedOut::new(&mut ys);
-    let scratch = || (plan.buffer(g), vec![0f32; stacked_len]);
+    let scratch = || forward.scratch();
     for_each_image(g, scratch, |b, (col, stacked), threads| {
         let image = &xs[b * in_len..(b + 1) * in_len];
         // SAFETY: image `b`'s output is written by this call only.
         let out = unsafe { outputs.chunk(b * out_len, out_len) };
-        if let Some(bias) = bias {
-            for (o, b) in out.chunks_exact_mut(plane).zip(bias) {
-                o.fill(*b);
-            }
-        }
+        let plane = g.ho * g.wo;
         for band in plan.bands(g) {
-            let width = plan.width(g, band);
-            let n = (band.1 - band.0) * g.wo;
-            im2col(&plan.cols, image, plan.rows(band), col);
             let dst = &mut out[band.0 * g.wo..];
-            if stack_outputs {
-                let m = plan.shifts * g.c_out;
-                let cols = MatRef::rows(&col[..k * width], width);
-                matmul(
-                    (m, k, width),
-                    MatRef::rows(&weights, k),
-                    cols,
-                    stacked,
-                    width,
-                    false,
-                    threads,
-                );
-                add_shifted(
-                    stacked,
-                    (g.c_out, plan.shifts),
-                    (n, width, g.wo),
-                    dst,
-                    plane,
-                );
-                continue;
-            }
-            for (i, w) in weights.chunks_exact(g.c_out * k).enumerate() {
-                let shifted = MatRef {
-                    data: &col[i * g.wo..k * width],
-                    row_stride: width,
-                    col_stride: 1,
-                };
-                let accumulate = bias.is_some() || i > 0;
-                matmul(
-                    (g.c_out, k, n),
-                    MatRef::rows(w, k),
-                    shifted,
-                    dst,
-                    plane,
-                    accumulate,
-                    threads,
-                );
-            }
+            forward.band(image, band, (col, stacked), (dst, plane), threads);
         }
     });
     ys
+}
+
+/// [`forward_in_bands`] with every band of every image a task of its own, computed into a
+/// buffer of its own and then copied into place.
+fn forward_by_bands(
+    g: &ConvGeometry,
+    plan: &Plan,
+    forward: &BandForward,
+    xs: &[f32],
+    ys: &mut [f32],
+) {
+    let (in_len, out_len, plane) = (g.in_image_len(), g.out_image_len(), g.ho * g.wo);
+    let units: Vec<(usize, (usize, usize))> = (0..g.batch)
+        .flat_map(|b| plan.bands(g).map(move |band| (b, band)))
+        .collect();
+    let results: Vec<Vec<f32>> = units
+        .par_iter()
+        .map_init(
+            || forward.scratch(),
+            |(col, stacked), &(b, band)| {
+                let n = (band.1 - band.0) * g.wo;
+                let mut out = vec![0f32; g.c_out * n];
+                let image = &xs[b * in_len..(b + 1) * in_len];
+                forward.band(image, band, (col, stacked), (&mut out, n), Threads::One);
+                out
+            },
+        )
+        .collect();
+    ys.par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(image_channel, dst)| {
+            let (b, o) = (image_channel / g.c_out, image_channel % g.c_out);
+            for ((_, band), out) in units.iter().zip(&results).filter(|((ub, _), _)| *ub == b) {
+                let n = (band.1 - band.0) * g.wo;
+                dst[band.0 * g.wo..band.0 * g.wo + n].copy_from_slice(&out[o * n..(o + 1) * n]);
+            }
+        });
+    debug_assert_eq!(ys.len(), g.batch * out_len);
+}
+
+/// What every band of a forward convolution shares: the geometry, the plan, the weight split
+/// into kernel rows and the bias.
+struct BandForward<'a> {
+    g: &'a ConvGeometry,
+    plan: &'a Plan,
+    weights: Vec<f32>,
+    bias: Option<&'a [f32]>,
+    /// With few output channels (the transformer's last layer has 3) one product per kernel
+    /// row would leave `gemm` a 3-row matrix; instead all kernel rows go into one product with
+    /// `kh c_out` rows, whose shifted rows are then summed.
+    stack_outputs: bool,
+}
+
+impl<'a> BandForward<'a> {
+    fn new(g: &'a ConvGeometry, plan: &'a Plan, weight: &[f32], bias: Option<&'a [f32]>) -> Self {
+        Self {
+            g,
+            plan,
+            weights: plan.split_weight(g, weight),
+            bias,
+            stack_outputs: plan.shifts > 1 && g.c_out < SMALL_C_OUT,
+        }
+    }
+
+    /// A column buffer and, when outputs are stacked, the buffer of the stacked product.
+    fn scratch(&self) -> (Vec<f32>, Vec<f32>) {
+        let stacked_len = match self.stack_outputs {
+            true => self.plan.shifts * self.g.c_out * self.plan.width(self.g, (0, self.plan.band)),
+            false => 0,
+        };
+        (self.plan.buffer(self.g), vec![0f32; stacked_len])
+    }
+
+    /// Output rows `band` of `image` into `dst`, whose channels are `dst_stride` apart.
+    fn band(
+        &self,
+        image: &[f32],
+        band: (usize, usize),
+        (col, stacked): (&mut [f32], &mut [f32]),
+        (dst, dst_stride): (&mut [f32], usize),
+        threads: Threads,
+    ) {
+        let (g, plan) = (self.g, self.plan);
+        let k = plan.cols.patch_len();
+        let width = plan.width(g, band);
+        let n = (band.1 - band.0) * g.wo;
+        if let Some(bias) = self.bias {
+            for (o, b) in bias.iter().enumerate() {
+                dst[o * dst_stride..o * dst_stride + n].fill(*b);
+            }
+        }
+        im2col(&plan.cols, image, plan.rows(band), col);
+        if self.stack_outputs {
+            let m = plan.shifts * g.c_out;
+            let cols = MatRef::rows(&col[..k * width], width);
+            matmul(
+                (m, k, width),
+                MatRef::rows(&self.weights, k),
+                cols,
+                stacked,
+                width,
+                false,
+                threads,
+            );
+            add_shifted(
+                stacked,
+                (g.c_out, plan.shifts),
+                (n, width, g.wo),
+                dst,
+                dst_stride,
+            );
+            return;
+        }
+        for (i, w) in self.weights.chunks_exact(g.c_out * k).enumerate() {
+            let shifted = MatRef {
+                data: &col[i * g.wo..k * width],
+                row_stride: width,
+                col_stride: 1,
+            };
+            let accumulate = self.bias.is_some() || i > 0;
+            matmul(
+                (g.c_out, k, n),
+                MatRef::rows(w, k),
+                shifted,
+                dst,
+                dst_stride,
+                accumulate,
+                threads,
+            );
+        }
+    }
 }
 
 /// A batch's output buffer that the per-image tasks write into, each into its own image.
@@ -378,7 +479,7 @@ fn band_grad<'a>(
 }
 
 fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: usize) -> Vec<f32> {
-    let plan = Plan::new(g, budget);
+    let plan = Plan::new(g, budget, 1);
     let k = plan.cols.patch_len();
     let m = plan.shifts * g.c_out;
     let weights = plan.split_weight(g, weight);
@@ -417,7 +518,7 @@ fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: u
 }
 
 fn weight_grad_in_bands(g: &ConvGeometry, xs: &[f32], grad: &[f32], budget: usize) -> Vec<f32> {
-    let plan = Plan::new(g, budget);
+    let plan = Plan::new(g, budget, 1);
     let k = plan.cols.patch_len();
     let m = plan.shifts * g.c_out;
     let (in_len, out_len) = (g.in_image_len(), g.out_image_len());
@@ -511,20 +612,46 @@ mod tests {
             (4, 1, 4, 9, 4),
             (7, 1, 0, 5, 4),
             (11, 1, 1, 3, 17),
+            (16, 1, 1, 3, 5),
         ];
+        // One thread runs every image and band in turn; two threads split batches of 2 by
+        // image and single images by band, and compute the input gradient of 16 channels as a
+        // forward convolution.
+        let pool = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+        };
+        let (one, two) = (pool(1), pool(2));
         for (c_in, stride, padding, k, c_out) in cases {
-            let g = ConvGeometry::new((2, c_in, 40, 8), (c_out, k, k), stride, padding).unwrap();
-            let xs = values(g.batch * g.in_image_len(), 1);
-            let weight = values(g.c_out * g.patch_len(), 2);
-            let bias = values(g.c_out, 3);
-            let grad = values(g.batch * g.out_image_len(), 4);
-            let (small, whole) = (1, usize::MAX / 2);
-            let forward = |budget| forward_in_bands(&g, &xs, &weight, Some(&bias), budget);
-            assert_near(&forward(small), &forward(whole), &format!("forward, {g:?}"));
-            let dx = |budget| input_grad_in_bands(&g, &grad, &weight, budget);
-            assert_near(&dx(small), &dx(whole), &format!("input gradient, {g:?}"));
-            let dw = |budget| weight_grad_in_bands(&g, &xs, &grad, budget);
-            assert_near(&dw(small), &dw(whole), &format!("weight gradient, {g:?}"));
+            for batch in [1, 2] {
+                let g = ConvGeometry::new((batch, c_in, 40, 8), (c_out, k, k), stride, padding)
+                    .unwrap();
+                let xs = values(g.batch * g.in_image_len(), 1);
+                let weight = values(g.c_out * g.patch_len(), 2);
+                let bias = values(g.c_out, 3);
+                let grad = values(g.batch * g.out_image_len(), 4);
+                let (small, whole) = (1, usize::MAX / 2);
+                let forward = |budget| forward_in_bands(&g, &xs, &weight, Some(&bias), budget);
+                let expected = one.install(|| forward(whole));
+                for (budget, pool) in [(small, &one), (small, &two), (whole, &two)] {
+                    let what = format!("forward, budget {budget}, {g:?}");
+                    assert_near(&pool.install(|| forward(budget)), &expected, &what);
+                }
+                let dx = |budget| conv_backward_input_in_bands(&g, &grad, &weight, budget);
+                let expected = one.install(|| dx(whole));
+                for (budget, pool) in [(small, &one), (small, &two), (whole, &two)] {
+                    let what = format!("input gradient, budget {budget}, {g:?}");
+                    assert_near(&pool.install(|| dx(budget)), &expected, &what);
+                }
+                let dw = |budget| weight_grad_in_bands(&g, &xs, &grad, budget);
+                let expected = one.install(|| dw(whole));
+                for (budget, pool) in [(small, &one), (small, &two), (whole, &two)] {
+                    let what = format!("weight gradient, budget {budget}, {g:?}");
+                    assert_near(&pool.install(|| dw(budget)), &expected, &what);
+                }
+            }
         }
     }
 
