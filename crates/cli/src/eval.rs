@@ -12,10 +12,12 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 use faststyle_infer::catalog::Catalog;
+use faststyle_infer::Tiling;
 use faststyle_net::{load_checkpoint, CheckpointMeta};
 use faststyle_train::download::sha256_hex;
 use faststyle_train::quality::{fast_network_loss, slow_method_losses};
 use faststyle_train::{LossValues, PerceptualLoss, TrainOptions};
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::optimize::images::{decode, fit_long_side, to_planar};
@@ -88,9 +90,12 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         bar.set_message(name.clone());
-        let photo = load_photo(path, args.size, &device)?;
+        let (photo, rgb) = load_photo(path, args.size, &device)?;
         let done = i as u64 * per_photo;
-        let fast = fast_network_loss(&loss, &checkpoint.net, &photo)?;
+        let painted =
+            faststyle_infer::forward::run(&checkpoint.net, &rgb, &Tiling::default(), &device)?;
+        let painted = Tensor::from_vec(painted, photo.shape(), &device)?;
+        let fast = fast_network_loss(&loss, &painted, &photo)?;
         bar.set_position(done + 1);
         let mut row = vec![("fast network".to_owned(), fast)];
         let slow = slow_method_losses(&loss, &photo, &marks, &mut |it| {
@@ -206,15 +211,15 @@ fn load_style(path: &Path, style_size: Option<u32>, device: &Device) -> Result<T
     )?)
 }
 
-fn load_photo(path: &Path, size: u32, device: &Device) -> Result<Tensor> {
+/// The photo scaled to `size` on its long side: as the `(1, 3, h, w)` tensor the losses take,
+/// and as the RGB image the fast network's inference path takes.
+fn load_photo(path: &Path, size: u32, device: &Device) -> Result<(Tensor, RgbImage)> {
     let rgb = decode(path)?;
     let (w, h) = fit_long_side(rgb.width(), rgb.height(), size);
+    let rgb = image::imageops::resize(&rgb, w, h, image::imageops::FilterType::Lanczos3);
     let planar = to_planar(&rgb, w, h);
-    Ok(Tensor::from_vec(
-        planar.data,
-        (1, 3, planar.height, planar.width),
-        device,
-    )?)
+    let tensor = Tensor::from_vec(planar.data, (1, 3, planar.height, planar.width), device)?;
+    Ok((tensor, rgb))
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

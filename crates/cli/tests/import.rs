@@ -142,3 +142,67 @@ fn every_bad_input_is_one_line_naming_the_file() {
     assert!(!out_path.exists(), "nothing is written on failure");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A faststyle checkpoint re-saved for shipping: f16, the painting's details added, its other
+/// metadata and (within f16 rounding) its weights kept.
+#[test]
+fn resaves_a_faststyle_checkpoint_with_painting_details() {
+    let dir = temp_dir("resave");
+    let named = dir.join("named.safetensors");
+    let out = import(&[
+        &fixture("transformer_net.pth"),
+        &named,
+        &"--name",
+        &"starry",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shipped = dir.join("shipped.safetensors");
+    let out = import(&[
+        &named,
+        &shipped,
+        &"--f16",
+        &"--title",
+        &"The Starry Night",
+        &"--artist",
+        &"Vincent van Gogh",
+        &"--year",
+        &"1889",
+        &"--licence",
+        &"public domain",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = faststyle_net::read_meta(&shipped).unwrap().unwrap();
+    assert_eq!(meta.style.name, "starry");
+    assert_eq!(meta.style.title.as_deref(), Some("The Starry Night"));
+    assert_eq!(meta.style.artist.as_deref(), Some("Vincent van Gogh"));
+    assert_eq!(meta.style.year.as_deref(), Some("1889"));
+    assert_eq!(meta.style.licence.as_deref(), Some("public domain"));
+    let before = faststyle_net::read_meta(&named).unwrap().unwrap();
+    assert_eq!(meta.training, before.training);
+    let size = std::fs::metadata(&shipped).unwrap().len();
+    assert!(size < 3_400_000, "{size}");
+    let (a, b) = (
+        candle_core::safetensors::load(&named, &Device::Cpu).unwrap(),
+        candle_core::safetensors::load(&shipped, &Device::Cpu).unwrap(),
+    );
+    for (name, t) in &a {
+        let t2 = b[name].to_dtype(candle_core::DType::F32).unwrap();
+        let diff = (&t2 - t).unwrap().abs().unwrap().flatten_all().unwrap();
+        let scale = t.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+        let (diff, scale) = (
+            diff.max(0).unwrap().to_scalar::<f32>().unwrap(),
+            scale.to_scalar::<f32>().unwrap(),
+        );
+        assert!(diff <= 1e-3 * scale.max(1e-3), "{name}: {diff} of {scale}");
+    }
+
+    let out = import(&[&fixture("content_72x52.png"), &dir.join("x.safetensors")]);
+    assert_user_error(&out, "content_72x52.png: not a PyTorch checkpoint");
+    let not_a_checkpoint = dir.join("bad.safetensors");
+    std::fs::write(&not_a_checkpoint, b"not safetensors").unwrap();
+    let out = import(&[&not_a_checkpoint, &dir.join("y.safetensors")]);
+    assert_user_error(&out, "bad.safetensors: not a safetensors file");
+    let out = import(&[&named, &dir.join("z.safetensors"), &"--name", &"../up"]);
+    assert_user_error(&out, "invalid style name \"../up\"");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

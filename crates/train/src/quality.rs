@@ -5,8 +5,7 @@
 //! Both are scored as the images a user gets: pixels clamped to 0..255, as `apply` and
 //! `optimize` write them.
 
-use candle_core::{Module, Tensor};
-use faststyle_net::TransformerNet;
+use candle_core::Tensor;
 
 use crate::error::Result;
 use crate::gatys::{GatysObjective, Lbfgs, LbfgsConfig, Optimization, PixelOptimizer, StepOutcome};
@@ -23,15 +22,16 @@ pub fn image_loss(
     loss.compute(&clamped, target)?.values()
 }
 
-/// The loss of the fast network's output for `photo` `(1, 3, h, w)`, pixels 0..255.
+/// The loss of `output`, the fast network's image for `photo` (both `(1, 3, h, w)`, pixels
+/// 0..255), as [`image_loss`] scores it. The network runs elsewhere, the way `apply` runs it
+/// (faststyle-infer pads each side to a multiple of 4 and crops back): this crate does not
+/// depend on the inference crate.
 pub fn fast_network_loss(
     loss: &PerceptualLoss,
-    net: &TransformerNet,
+    output: &Tensor,
     photo: &Tensor,
 ) -> Result<LossValues> {
-    let target = loss.content_target(photo)?;
-    let output = net.forward(photo)?;
-    image_loss(loss, &target, &output)
+    image_loss(loss, &loss.content_target(photo)?, output)
 }
 
 /// The slow method's loss after each of `marks` L-BFGS iterations (ascending), in one run
