@@ -1,9 +1,11 @@
-//! `faststyle bench ops|apply|train`: wall-clock medians of the kernels and of the transformer,
+//! `faststyle bench ops|apply|train|methods`: wall-clock medians of the kernels and of the transformer,
 //! with the arithmetic rate they reach.
 //!
 //! Each line reads `name  median ms  GFLOP/s  % of peak`, with the name first and free of
 //! spaces so that `scripts/bench.sh` can pair it with the line of the same name printed by
 //! `scripts/bench_torch.py`. FLOPs count a multiply-add as two and only the convolutions.
+
+mod methods;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,9 @@ pub enum Workload {
     Apply,
     /// Steps of the real trainer: batch 4, 256x256 crops of `training-data/`.
     Train,
+    /// Table 1 of Johnson et al.: the fast network against 100, 300 and 500 L-BFGS iterations
+    /// at 256, 512 and 1024.
+    Methods,
 }
 
 #[derive(clap::Args)]
@@ -39,7 +44,7 @@ pub struct BenchArgs {
     /// Transformer weights for `apply` (safetensors, pytorch/examples names).
     #[arg(long, default_value = "tests/fixtures/transformer_net.safetensors")]
     weights: PathBuf,
-    /// Style image for `train` (its size only affects the one-off Gram targets).
+    /// Style image for `train` and `methods` (its size only affects the one-off Gram targets).
     #[arg(long, default_value = "tests/fixtures/style_96x80.png")]
     style: PathBuf,
     /// Content photos for `train`.
@@ -59,6 +64,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Workload::Ops => bench_ops(args.runs)?,
         Workload::Apply => bench_apply(args.runs, &args.weights)?,
         Workload::Train => bench_train(args.runs, &args.style, &args.data)?,
+        Workload::Methods => {
+            let net = load_transformer(&args.weights)?;
+            bench_apply_with(args.runs, &net)?;
+            methods::bench_methods(args.runs, &net, &args.style)?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -230,10 +240,17 @@ fn transformer_gflop(h: usize, w: usize) -> f64 {
 }
 
 fn bench_apply(runs: usize, weights: &PathBuf) -> anyhow::Result<()> {
+    bench_apply_with(runs, &load_transformer(weights)?)
+}
+
+fn load_transformer(weights: &PathBuf) -> anyhow::Result<TransformerNet> {
     // SAFETY: the file is only read, and not expected to change while mapped.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &Device::Cpu) }
         .with_context(|| format!("loading {}", weights.display()))?;
-    let net = TransformerNet::new(vb)?;
+    Ok(TransformerNet::new(vb)?)
+}
+
+fn bench_apply_with(runs: usize, net: &TransformerNet) -> anyhow::Result<()> {
     for size in [256, 1024] {
         let xs = (filled(&[1, 3, size, size])? * 127.0)? + 128.0;
         let xs = xs?;
