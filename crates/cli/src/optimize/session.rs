@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 use faststyle_train::gatys::{
-    pixels, Adam, AdamConfig, GatysObjective, Lbfgs, LbfgsConfig, Optimization, PixelOptimizer,
-    StepOutcome,
+    pixels, AdamConfig, GatysObjective, Lbfgs, LbfgsConfig, Optimization, PixelOptimizer,
+    StepOutcome, VectorAdam,
 };
 use faststyle_train::{LossValues, PerceptualLoss};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,7 +41,7 @@ pub fn run(plan: Plan) -> Result<ExitCode> {
             lr: plan.lr,
             ..LbfgsConfig::default()
         })),
-        OptimizerKind::Adam => PixelOptimizer::Adam(Adam::new(AdamConfig {
+        OptimizerKind::Adam => PixelOptimizer::Adam(VectorAdam::new(AdamConfig {
             lr: plan.lr,
             ..AdamConfig::default()
         })),

@@ -3,18 +3,18 @@
 //! Artistic Style").
 //!
 //! - [`lbfgs`]: L-BFGS with `torch.optim.LBFGS` semantics, the method of the paper;
-//! - [`adam`]: Adam, the common first-order alternative;
+//! - [`VectorAdam`]: Adam (the trainer's update rule, `crate::adam`), the common first-order
+//!   alternative;
 //! - [`optimization`]: the loop, one iteration at a time, over any [`Objective`];
 //! - [`problem`]: [`GatysObjective`], the perceptual loss of the trainer at one image;
 //! - [`pixels`]: the noise start and colour preservation.
 
-pub mod adam;
 pub mod lbfgs;
 pub mod optimization;
 pub mod pixels;
 pub mod problem;
 
-pub use adam::{Adam, AdamConfig};
+pub use crate::adam::{AdamConfig, VectorAdam};
 pub use lbfgs::{Lbfgs, LbfgsConfig, StepOutcome};
 pub use optimization::{Evaluation, Objective, Optimization, PixelOptimizer, StepReport};
 pub use problem::GatysObjective;

@@ -5,8 +5,8 @@
 //! optimising, as in the PyTorch implementations); what turns it into a loss and a gradient is an
 //! [`Objective`], in practice the VGG16 losses of the VGG16 loss network.
 
-use super::adam::Adam;
 use super::lbfgs::{Lbfgs, StepOutcome};
+use crate::adam::VectorAdam;
 use crate::loss::LossValues;
 
 /// The loss terms at an image and the gradient of their sum with respect to its pixels.
@@ -29,7 +29,7 @@ pub trait Objective {
 #[derive(Debug, Clone)]
 pub enum PixelOptimizer {
     Lbfgs(Lbfgs),
-    Adam(Adam),
+    Adam(VectorAdam),
 }
 
 /// What one iteration did.
@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn adam_descends() {
-        let adam = PixelOptimizer::Adam(Adam::new(AdamConfig::default()));
+        let adam = PixelOptimizer::Adam(VectorAdam::new(AdamConfig {
+            lr: 10.0,
+            ..AdamConfig::default()
+        }));
         let mut run = Optimization::new(quadratic(), adam, vec![0.0; 4]);
         let start = run.loss().unwrap().total;
         for _ in 0..100 {
