@@ -1,23 +1,17 @@
-//! Reading the photo and paintings, and writing results, for `faststyle optimize`.
+//! Reading the photo and paintings, and writing results, for `faststyle optimize` (and
+//! `faststyle eval`).
 //!
-//! TODO: switch to faststyle-infer's image helpers once they land (issue 2 builds decoding with
-//! limits, EXIF orientation and alpha there); this private copy exists so both could be built at
-//! the same time.
-//!
-//! Images leave this module as planar RGB `f32`, `(3, h, w)` flattened, pixels 0..255: the data
-//! of the `(1, 3, h, w)` tensors the loss network takes.
+//! Decoding is faststyle-infer's, as for `apply`: the same formats, size limits, EXIF
+//! orientation and error messages. Images leave this module as planar RGB `f32`, `(3, h, w)`
+//! flattened, pixels 0..255: the data of the `(1, 3, h, w)` tensors the loss network takes.
 
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
+use faststyle_infer::{DecodeLimits, Picture};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use image::{ImageFormat, RgbImage};
 
-/// The largest width or height we decode: far beyond any sensible `--size`, small enough that a
-/// hostile header cannot make us allocate gigabytes.
-const MAX_DECODE_SIDE: u32 = 20_000;
-/// The most memory one decode may allocate.
-const MAX_DECODE_BYTES: u64 = 2 << 30;
 /// JPEG quality of written results: high, since the image took minutes to make.
 const JPEG_QUALITY: u8 = 95;
 
@@ -30,49 +24,30 @@ pub struct Planar {
     pub data: Vec<f32>,
 }
 
-/// Decodes `path`, turns it upright (EXIF orientation), flattens any transparency onto white,
-/// and returns it in 8-bit RGB. Errors name the file.
+/// Decodes `path` upright (EXIF orientation), flattens any transparency onto white, and
+/// returns it in 8-bit RGB. Errors name the file.
 pub fn decode(path: &Path) -> Result<RgbImage> {
     let shown = path.display();
-    let mut reader = ImageReader::open(path)
-        .with_context(|| format!("{shown}: cannot open"))?
-        .with_guessed_format()
-        .with_context(|| format!("{shown}: cannot read"))?;
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_DECODE_SIDE);
-    limits.max_image_height = Some(MAX_DECODE_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| anyhow!("{shown}: not an image we can read ({e})"))?;
-    let orientation = decoder
-        .orientation()
-        .map_err(|e| anyhow!("{shown}: cannot read its orientation ({e})"))?;
-    let mut image =
-        DynamicImage::from_decoder(decoder).map_err(|e| anyhow!("{shown}: cannot decode ({e})"))?;
-    image.apply_orientation(orientation);
-    if image.width() == 0 || image.height() == 0 {
-        bail!("{shown}: the image is empty");
-    }
-    Ok(flatten_on_white(image))
+    let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
+    let picture = faststyle_infer::decode(&bytes, &DecodeLimits::default())
+        .map_err(|e| anyhow!("{shown}: {e}"))?;
+    Ok(flatten_on_white(picture))
 }
 
-/// RGB of `image`, with transparent pixels composited over white (what a viewer shows).
-fn flatten_on_white(image: DynamicImage) -> RgbImage {
-    if !image.color().has_alpha() {
-        return image.to_rgb8();
+/// The RGB of `picture`, with transparent pixels composited over white (what a viewer shows).
+fn flatten_on_white(picture: Picture) -> RgbImage {
+    let Picture { mut rgb, alpha } = picture;
+    if let Some(alpha) = alpha {
+        for (px, a) in rgb.pixels_mut().zip(alpha.pixels()) {
+            let a = f32::from(a[0]) / 255.0;
+            for c in px.0.iter_mut() {
+                *c = (f32::from(*c) * a + 255.0 * (1.0 - a))
+                    .round()
+                    .clamp(0.0, 255.0) as u8;
+            }
+        }
     }
-    let rgba = image.to_rgba32f();
-    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let p = rgba.get_pixel(x, y).0;
-        let blend = |c: f32| {
-            ((c * p[3] + (1.0 - p[3])) * 255.0)
-                .round()
-                .clamp(0.0, 255.0) as u8
-        };
-        image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])])
-    })
+    rgb
 }
 
 /// The size with `long_side` as its longer side and the aspect ratio of `(width, height)`.
