@@ -58,7 +58,14 @@ const EXIT_USER_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    allocator::keep_freed_memory();
+    // The commands that loop over same-sized tensors for minutes: their freed buffers are
+    // reused at once. `apply` and `serve` keep glibc's default, which hands memory back.
+    if matches!(
+        cli.command,
+        Command::Train(_) | Command::Optimize(_) | Command::Eval(_) | Command::Bench(_)
+    ) {
+        allocator::keep_freed_memory();
+    }
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Apply(args) => apply::run(args),
