@@ -1,37 +1,10 @@
 //! `faststyle eval`, run as a user would, on a network trained for two steps here.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faststyle-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn faststyle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faststyle"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_user_error(out: &Output, message: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains(message), "expected {message:?} in {err}");
-}
+use common::{assert_user_error, faststyle, stderr, temp_dir};
 
 /// A checkpoint with training metadata: two steps at 64x64 on the sample photos.
 fn tiny_checkpoint(dir: &Path) -> PathBuf {

@@ -1,44 +1,19 @@
 //! `faststyle import`, run as a user would: exit codes, messages, and the file it writes.
 
+mod common;
+
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{assert_user_error, faststyle, fixture, stderr, temp_dir};
 
 use candle_core::Device;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
-
-fn temp_dir(test: &str) -> PathBuf {
-    let name = format!("faststyle-cli-import-{test}-{}", std::process::id());
-    let dir = std::env::temp_dir().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn import(args: &[&dyn AsRef<OsStr>]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faststyle"))
-        .arg("import")
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The one error line and exit code 2 every user error gives.
-fn assert_user_error(out: &Output, message: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("faststyle: error: "), "{err}");
-    assert!(err.contains(message), "expected {message:?} in {err}");
+    let args: Vec<&OsStr> = std::iter::once(OsStr::new("import"))
+        .chain(args.iter().map(|a| a.as_ref()))
+        .collect();
+    faststyle(&args)
 }
 
 /// Both formats of the fixture network give exactly the tensors of the safetensors fixture,

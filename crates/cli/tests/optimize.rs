@@ -1,39 +1,14 @@
 //! `faststyle optimize`, run as a user would: a tiny repaint, and every bad input one line with
 //! the file named and exit code 2.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::process::Output;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faststyle-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{assert_user_error, faststyle, repo, stderr, temp_dir};
 
 fn optimize(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faststyle"))
-        .arg("optimize")
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_user_error(out: &Output, message: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.starts_with("faststyle: error: "), "{err}");
-    assert!(err.contains(message), "expected {message:?} in {err}");
+    faststyle(&[&["optimize"], args].concat())
 }
 
 const PHOTO: &str = "tests/fixtures/content_72x52.png";

@@ -1,34 +1,20 @@
 //! `faststyle train` refuses bad arguments at once, before loading anything heavy: exit code 2
 //! and one line naming the file or option at fault.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::PathBuf;
+
+use common::{faststyle, repo, stderr, temp_dir};
 
 fn style() -> PathBuf {
     repo().join("tests/fixtures/style_96x80.png")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faststyle-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Runs `faststyle train ARGS`; returns the exit code and stderr.
 fn train(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faststyle"))
-        .arg("train")
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code().unwrap_or(-1), stderr)
+    let out = faststyle(&[&["train"], args].concat());
+    (out.status.code().unwrap_or(-1), stderr(&out))
 }
 
 fn assert_refused(args: &[&str], needle: &str) {
