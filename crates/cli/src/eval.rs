@@ -301,9 +301,16 @@ fn report(
     );
     let terms = |v: &LossValues| (v.content, v.style, v.tv, v.total);
     let mut out = format!(
-        "style {}, {photos} photos at {} px long side; losses weighted as in training \
+        "style {}, {photos} photo{} at {} px long side; losses weighted as in training \
          (content {:e} on {}, style {:e} on {}, tv {:e}); images clamped to 0..255\n\n",
-        meta.style.name, args.size, w.0, options.content_layer, w.1, options.style_layers, w.2,
+        meta.style.name,
+        if photos == 1 { "" } else { "s" },
+        args.size,
+        w.0,
+        options.content_layer,
+        w.1,
+        options.style_layers,
+        w.2,
     );
     out += "| photo | method | content | style | tv | total |\n|---|---|---|---|---|---|\n";
     for s in scores {

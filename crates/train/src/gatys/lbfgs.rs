@@ -123,7 +123,14 @@ impl Lbfgs {
         self.prev_grad.clear();
         self.prev_grad.extend_from_slice(grad);
 
-        let t = if self.iterations == 1 {
+        // Without a curvature pair the direction is the bare gradient, whose scale says nothing
+        // about a good step: the first iteration's rule (as torch.optim.LBFGS) bounds it. Torch
+        // applies it to the first iteration only, and when the first pair is refused (its
+        // curvature yᵀs not positive, which happens: that first step is tiny, so y is mostly
+        // f32 rounding noise) takes the bare gradient with step 1, pixels then land at
+        // ±1e5 and the loss at 1e15. Keeping the bounded step until a pair is held avoids that,
+        // and leaves every run whose first pair is accepted exactly as torch's.
+        let t = if self.steps.is_empty() {
             let l1: f64 = grad.iter().map(|g| f64::from(g.abs())).sum();
             (1.0 / l1).min(1.0) * self.config.lr
         } else {
@@ -372,15 +379,18 @@ mod tests {
 
     #[test]
     fn drops_pairs_without_positive_curvature() {
-        // A linear function: y = 0, so no pair is kept and every step is -lr·g after the first.
+        // A linear function: y = 0, so no pair is kept, and without one every step keeps the
+        // first iteration's bound, lr·g/|g|₁ (not torch's bare -lr·g, which on images jumps
+        // to pixels of ±1e5).
         let g = [1.0f32, 2.0];
         let mut x = vec![0.0f32, 0.0];
         let mut opt = Lbfgs::new(LbfgsConfig::default());
         opt.step(&mut x, &g);
         let x1 = x.clone();
+        assert_eq!(x1, vec![-1.0 / 3.0, -2.0 / 3.0]);
         opt.step(&mut x, &g);
         assert_eq!(opt.history_len(), 0);
-        assert_eq!(x, vec![x1[0] - 1.0, x1[1] - 2.0]);
+        assert_eq!(x, vec![x1[0] - 1.0 / 3.0, x1[1] - 2.0 / 3.0]);
     }
 
     #[test]

@@ -44,6 +44,32 @@ pub fn image(name: &str) -> Tensor {
         .unwrap()
 }
 
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The image at `path` scaled to `long_side` on its longer side (Lanczos, as `optimize` does),
+/// as a `(1, 3, h, w)` tensor, pixels 0..255.
+pub fn image_from(path: &std::path::Path, long_side: u32) -> Tensor {
+    let img = image::open(path).unwrap().to_rgb8();
+    let (w, h) = img.dimensions();
+    let scale = f64::from(long_side) / f64::from(w.max(h));
+    let (nw, nh) = (
+        ((f64::from(w) * scale).round() as u32).max(1),
+        ((f64::from(h) * scale).round() as u32).max(1),
+    );
+    let img = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
+    let hwc =
+        Tensor::from_vec(img.into_raw(), (nh as usize, nw as usize, 3), &Device::Cpu).unwrap();
+    hwc.permute((2, 0, 1))
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+}
+
 /// The loss network, fetched and cached on first use, loaded once per test binary.
 pub fn vgg() -> &'static Vgg16 {
     static VGG: OnceLock<Vgg16> = OnceLock::new();
