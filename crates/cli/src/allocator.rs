@@ -1,4 +1,4 @@
-//! Tuning of the C allocator for tensor work.
+//! Process-wide settings of the C library: the allocator for tensor work, and SIGPIPE.
 //!
 //! glibc serves every block above its mmap threshold (at most 32 MiB) with a fresh `mmap` and
 //! gives it back to the kernel on `free`; tensors and column buffers are that large, so each
@@ -14,5 +14,18 @@ pub fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
+/// Restores the default action of SIGPIPE, which Rust ignores: a command whose output goes to a
+/// closed pipe (`faststyle styles | head -1`) then ends quietly, as other Unix tools do, instead
+/// of panicking on the failed write. Not for `serve`, whose sockets must survive a client that
+/// hangs up.
+pub fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default has no preconditions; it runs
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -26,8 +26,8 @@ use style_arg::{parse_style_arg, StyleArg};
 #[derive(clap::Args)]
 pub struct ApplyArgs {
     /// Checkpoint file or name of a style in checkpoints/, with an optional `:WEIGHT`; repeat
-    /// to blend styles (`--style starry:0.7 --style mosaic:0.3`). Default: the default shipped
-    /// style (`faststyle styles` lists them).
+    /// to blend styles (`--style starry-night:0.7 --style mine.safetensors:0.3`). Default: the
+    /// default shipped style (`faststyle styles` lists them).
     #[arg(long = "style", short = 's', value_name = "STYLE[:WEIGHT]",
           value_parser = parse_style_arg)]
     styles: Vec<StyleArg>,
@@ -107,6 +107,11 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         label: &label,
     })?;
 
+    if args.json && jobs.iter().any(|j| j.sink == Sink::Stdout) {
+        anyhow::bail!(
+            "--json and an image on stdout would mix on stdout: write the image to a file"
+        );
+    }
     let device = pick_device();
     let loaded = styles
         .iter()
@@ -123,6 +128,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(images = jobs.len(), style = %label, "applying");
 
     let to_stdout = jobs.iter().any(|j| j.sink == Sink::Stdout);
+
     let bar = if jobs.len() > 1 && !args.json && !to_stdout {
         let bar = ProgressBar::new(jobs.len() as u64);
         bar.set_style(

@@ -18,7 +18,8 @@ pub struct ImportArgs {
     /// Style name recorded in the checkpoint [default: the input file's stem].
     #[arg(long)]
     pub name: Option<String>,
-    /// Store the weights as f16 (half the size, outputs within about a grey level).
+    /// Store the weights as f16 (half the size, outputs within about a grey level); without it
+    /// a .pth becomes f32 and a re-saved checkpoint keeps its own precision.
     #[arg(long)]
     pub f16: bool,
     /// The painting's title, recorded in the checkpoint (shown by `faststyle styles`).
@@ -40,8 +41,20 @@ pub struct ImportArgs {
 
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     // Validate before reading megabytes: these mistakes are cheap to spot.
+    if args.input.is_dir() {
+        bail!(
+            "{}: is a folder, expected a checkpoint file",
+            args.input.display()
+        );
+    }
     if !args.input.is_file() {
         bail!("{}: no such file", args.input.display());
+    }
+    if args.output.extension().is_none_or(|e| e != "safetensors") {
+        bail!(
+            "{}: the output must be a .safetensors file",
+            args.output.display()
+        );
     }
     if args.output.is_dir() {
         bail!(
@@ -67,6 +80,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let dtype = if args.f16 { DType::F16 } else { DType::F32 };
     if args.input.extension().is_some_and(|e| e == "safetensors") {
+        // Re-saving keeps the file's own precision unless --f16 asks for half.
+        let dtype = match args.f16 {
+            true => DType::F16,
+            false => stored_dtype(&args.input)?,
+        };
         return resave(&args, dtype);
     }
     let options = ImportOptions {
@@ -109,6 +127,19 @@ fn resave(args: &ImportArgs, dtype: DType) -> anyhow::Result<ExitCode> {
         size as f64 / 1e6
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dtype the checkpoint's tensors are stored in (f16 or f32).
+fn stored_dtype(path: &std::path::Path) -> anyhow::Result<DType> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
+    let tensors = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not a safetensors file ({e})", path.display()))?;
+    let half = tensors
+        .tensors()
+        .iter()
+        .any(|(_, t)| t.dtype() == safetensors::Dtype::F16);
+    Ok(if half { DType::F16 } else { DType::F32 })
 }
 
 /// The metadata fields given on the command line; the others keep their values.

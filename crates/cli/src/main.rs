@@ -16,7 +16,7 @@ mod vgg_loader;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +38,7 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// List the styles shipped in checkpoints/.
     Styles(styles::StylesArgs),
-    /// Convert a pytorch/examples fast_neural_style checkpoint (.pth) to safetensors.
+    /// Convert a pytorch/examples checkpoint (.pth) to safetensors, or re-save one for shipping.
     Import(import::ImportArgs),
     /// Score a trained style against the slow method, with its own training loss.
     Eval(eval::EvalArgs),
@@ -57,7 +57,19 @@ enum Command {
 const EXIT_USER_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Negative numbers are values, so that `--strength -0.5` is refused by its own check
+    // rather than read as an unknown flag.
+    let command = Cli::command().mut_subcommands(|c| c.allow_negative_numbers(true));
+    let parsed = command
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    if !matches!(cli.command, Command::Serve(_)) {
+        allocator::die_quietly_on_closed_pipe();
+    }
     // The commands that loop over same-sized tensors for minutes: their freed buffers are
     // reused at once. `apply` and `serve` keep glibc's default, which hands memory back.
     if matches!(
@@ -84,6 +96,25 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_USER_ERROR)
         }
     }
+}
+
+/// clap's own errors as one line, like every other user error (`--help` and `--version` print
+/// as usual): `faststyle: error: invalid value 'abc' for '--strength <STRENGTH>': ...`.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("faststyle: error: {first} (see faststyle --help)");
+    ExitCode::from(EXIT_USER_ERROR)
 }
 
 /// Logs go to stderr through `tracing`, off unless `-v` is given (or `RUST_LOG` is set).

@@ -259,6 +259,31 @@ fn unknown_format_option_fails_before_any_work() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
 }
 
+/// `--format` names the format even when `-o`'s extension says another.
+#[test]
+fn format_option_wins_over_the_output_extension() {
+    let dir = scratch("format-wins");
+    let input = dir.join("p.png");
+    photo(&input, 24, 16);
+    let output = dir.join("out.png");
+    let out = apply(&[s(&input), "-o", s(&output), "--format", "jpg"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(&output).unwrap();
+    assert_eq!(image::guess_format(&bytes).unwrap(), ImageFormat::Jpeg);
+}
+
+/// JSON lines and image bytes cannot share stdout.
+#[test]
+fn json_with_an_image_on_stdout_is_refused() {
+    let dir = scratch("json-stdout");
+    let input = dir.join("p.png");
+    photo(&input, 24, 16);
+    let out = apply(&[s(&input), "-o", "-", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "wrote {} bytes", out.stdout.len());
+    assert!(stderr(&out).contains("--json"), "{}", stderr(&out));
+}
+
 /// CRC-32 (IEEE) as PNG chunks need it.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;

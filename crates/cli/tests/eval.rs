@@ -131,5 +131,15 @@ fn bad_inputs_are_one_line_errors() {
         "8",
     ]);
     assert_user_error(&out, "--size 8 is too small");
+    let out = faststyle(&[
+        "eval",
+        "--style",
+        fixture,
+        "--content",
+        photo,
+        "--size",
+        "100000",
+    ]);
+    assert_user_error(&out, "--size 100000 is too large");
     std::fs::remove_dir_all(&dir).unwrap();
 }

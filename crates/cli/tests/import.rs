@@ -111,7 +111,14 @@ fn every_bad_input_is_one_line_naming_the_file() {
     let out = import(&[&pth, &out_path, &"--name", &"a/b"]);
     assert_user_error(&out, "invalid style name \"a/b\"");
 
-    let out = import(&[&pth, &pth, &"--force"]);
+    let out = import(&[&pth, &dir.join("out.png")]);
+    assert_user_error(&out, "out.png: the output must be a .safetensors file");
+    let out = import(&[&dir, &out_path]);
+    assert_user_error(&out, "is a folder, expected a checkpoint file");
+
+    let copy = dir.join("copy.safetensors");
+    std::fs::copy(fixture("transformer_net.safetensors"), &copy).unwrap();
+    let out = import(&[&copy, &copy, &"--force"]);
     assert_user_error(&out, "input and output are the same file");
 
     assert!(!out_path.exists(), "nothing is written on failure");

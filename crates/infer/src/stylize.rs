@@ -93,11 +93,14 @@ impl Stylizer {
             .find(|s| !(s.weight.is_finite() && s.weight >= 0.0))
         {
             return bad(format!(
-                "weight {} of style {} is not >= 0",
+                "weight {} of style {} is not a finite number >= 0",
                 s.weight, s.name
             ));
         }
         let total: f32 = styles.iter().map(|s| s.weight).sum();
+        if !total.is_finite() {
+            return bad("the style weights are too large to add up".into());
+        }
         if total <= 0.0 {
             return bad("the style weights sum to 0".into());
         }

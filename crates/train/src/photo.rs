@@ -8,7 +8,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader, RgbImage};
+use image::{DynamicImage, RgbImage};
 
 use crate::rng::Rng;
 use crate::train_error::{TrainError, TrainResult};
@@ -26,24 +26,18 @@ pub enum Resize {
     ShortSideMultipleOf4(u32),
 }
 
-/// Decodes `path` as RGB. The format is guessed from the content, not the extension. Decoder
-/// panics on hostile files are caught and reported as errors: a data set of 80,000 downloaded
-/// photos must not stop a run.
+/// Decodes `path` as RGB with faststyle-infer's decoder, as `apply` reads images: the format
+/// guessed from the content, EXIF orientation applied, size limits, truncated JPEGs refused.
+/// Decoder panics on hostile files are caught and reported as errors: a data set of 80,000
+/// downloaded photos must not stop a run.
 pub fn decode_rgb(path: &Path) -> Result<RgbImage, String> {
-    let decoded = std::panic::catch_unwind(|| -> Result<DynamicImage, String> {
-        ImageReader::open(path)
-            .map_err(|e| e.to_string())?
-            .with_guessed_format()
-            .map_err(|e| e.to_string())?
-            .decode()
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let picture = std::panic::catch_unwind(|| {
+        faststyle_infer::decode(&bytes, &faststyle_infer::DecodeLimits::default())
             .map_err(|e| e.to_string())
     })
     .map_err(|_| "the image decoder crashed on this file".to_owned())??;
-    let rgb = decoded.to_rgb8();
-    if rgb.width() == 0 || rgb.height() == 0 {
-        return Err("the image is empty".to_owned());
-    }
-    Ok(rgb)
+    Ok(picture.rgb)
 }
 
 /// Loads `path` as a `(1, 3, h, w)` tensor on `device`, sized by `resize`.

@@ -103,8 +103,12 @@ pub fn plan(req: &Request) -> anyhow::Result<Plan> {
         None => Mode::Beside,
         Some(p) if p.as_os_str() == "-" => Mode::Stdout,
         Some(p) if p.is_dir() || p.extension().is_none() => Mode::Folder(p.to_owned()),
+        // `--format` names the format whatever the file is called; else its extension does.
         Some(p) => {
-            let format = OutputFormat::from_path(p).with_context(|| p.display().to_string())?;
+            let format = match req.format {
+                Some(f) => f,
+                None => OutputFormat::from_path(p).with_context(|| p.display().to_string())?,
+            };
             Mode::File(p.to_owned(), format)
         }
     };
