@@ -54,7 +54,8 @@ def main():
             row = [Image.open(painting).convert("RGB") if painting else None]
             for p in photos:
                 stem = os.path.splitext(os.path.basename(p))[0]
-                made = [f for f in os.listdir(out) if os.path.splitext(f)[0] == stem]
+                # apply names its outputs <stem>-<style>.<ext>
+                made = [f for f in os.listdir(out) if os.path.splitext(f)[0] == f"{stem}-{style['name']}"]
                 row.append(Image.open(os.path.join(out, made[0])).convert("RGB"))
             rows.append(row)
         sheet = compose(rows, args.cell)

@@ -36,7 +36,7 @@ struct Cli {
 enum Command {
     /// Repaint photos with a trained style, in one forward pass.
     Apply(apply::ApplyArgs),
-    /// List the styles shipped in checkpoints/.
+    /// List the shipped styles (checkpoints/, or $FASTSTYLE_CHECKPOINTS).
     Styles(styles::StylesArgs),
     /// Convert a pytorch/examples checkpoint (.pth) to safetensors, or re-save one for shipping.
     Import(import::ImportArgs),

@@ -48,6 +48,7 @@ struct Options {
     /// The starting image: the photo itself, or white noise.
     #[arg(long, value_enum, default_value_t = Init::Content)]
     init: Init,
+    /// How the pixels are optimised: L-BFGS (the paper's method) or Adam.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Lbfgs)]
     optimizer: OptimizerKind,
     /// Step length [default: 1 for L-BFGS, 10 (pixel values) for Adam].

@@ -122,11 +122,14 @@ fn plan(args: TrainArgs) -> anyhow::Result<Plan> {
         }
         Some(load_state(&state_file, &candle_core::Device::Cpu)?)
     } else {
-        if !args.force && (output.exists() || state_file.exists()) {
-            bail!(
-                "{}: already exists; continue that run with --resume, or replace it with --force",
-                output.display()
-            );
+        // Name the file that is there: a run's state can outlive its checkpoint.
+        if let Some(existing) = [&output, &state_file].into_iter().find(|p| p.exists()) {
+            if !args.force {
+                bail!(
+                    "{}: already exists; continue that run with --resume, or replace it with --force",
+                    existing.display()
+                );
+            }
         }
         None
     };
