@@ -217,6 +217,12 @@ fn plan(args: Options) -> Result<Plan> {
 
 /// Refuses to overwrite without `--force`, and a folder that does not exist, before any work.
 fn check_writable(path: &Path, force: bool) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{}: is a folder, expected an image file name",
+            path.display()
+        );
+    }
     if path.exists() && !force {
         bail!(
             "{}: already exists; pass --force to overwrite it",

@@ -272,6 +272,23 @@ fn format_option_wins_over_the_output_extension() {
     assert_eq!(image::guess_format(&bytes).unwrap(), ImageFormat::Jpeg);
 }
 
+/// Even with --force, the output may not be the photo being repainted.
+#[test]
+fn the_input_is_never_overwritten() {
+    let dir = scratch("self");
+    let input = dir.join("p.png");
+    photo(&input, 24, 16);
+    let before = std::fs::read(&input).unwrap();
+    let out = apply(&[s(&input), "-o", s(&input), "--force"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the input itself"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
 /// JSON lines and image bytes cannot share stdout.
 #[test]
 fn json_with_an_image_on_stdout_is_refused() {

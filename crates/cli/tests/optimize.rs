@@ -86,6 +86,22 @@ fn bad_inputs_are_one_line_naming_the_file() {
     std::fs::write(&out_path, b"keep me").unwrap();
     assert_user_error(&base(PHOTO, PAINTING, out_arg), "already exists");
     assert_eq!(std::fs::read(&out_path).unwrap(), b"keep me");
+    let folder = dir.join("folder.png");
+    std::fs::create_dir_all(&folder).unwrap();
+    let out = optimize(&[
+        "--content",
+        PHOTO,
+        "--style",
+        PAINTING,
+        "--size",
+        "32",
+        "--iterations",
+        "1",
+        "--force",
+        "-o",
+        folder.to_str().unwrap(),
+    ]);
+    assert_user_error(&out, "folder.png: is a folder");
     let nowhere = dir.join("no/such/dir/out.png");
     assert_user_error(&base(PHOTO, PAINTING, nowhere.to_str().unwrap()), "no");
     let weighted = format!("{PAINTING}:-1");

@@ -155,7 +155,17 @@ pub fn plan(req: &Request) -> anyhow::Result<Plan> {
                 out.display()
             );
         }
-        if out.exists() && !req.force {
+        let overwrites_input = match (&job.source, out.canonicalize()) {
+            (Source::File(input), Ok(out)) => input.canonicalize().is_ok_and(|i| i == out),
+            _ => false,
+        };
+        if overwrites_input {
+            // Even --force must not replace the photo being repainted.
+            job.problem = Some((
+                out.display().to_string(),
+                "is the input itself; choose another output".into(),
+            ));
+        } else if out.exists() && !req.force {
             job.problem = Some((
                 out.display().to_string(),
                 "already exists (use --force to overwrite)".into(),
