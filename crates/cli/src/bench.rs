@@ -80,17 +80,11 @@ fn measure(
     runs: usize,
     mut f: impl FnMut() -> candle_core::Result<Tensor>,
 ) -> anyhow::Result<()> {
-    f().with_context(|| format!("running {name}"))?;
-    let mut seconds = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        let out = f()?;
+    let median = median_seconds(runs, || {
         // Candle's CPU ops are eager, but make sure nothing is left pending before stopping.
-        drop(out);
-        seconds.push(start.elapsed().as_secs_f64());
-    }
-    seconds.sort_by(f64::total_cmp);
-    let median = seconds[seconds.len() / 2];
+        drop(f().with_context(|| format!("running {name}"))?);
+        Ok(())
+    })?;
     if gflop > 0.0 {
         let rate = gflop / median;
         println!(
@@ -102,6 +96,19 @@ fn measure(
         println!("{name:<34} {:>10.2} {:>9} {:>8}", median * 1e3, "-", "-");
     }
     Ok(())
+}
+
+/// One untimed warm-up call of `f`, then the median of `runs` timed calls, in seconds.
+fn median_seconds(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    f()?;
+    let mut seconds = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        seconds.push(start.elapsed().as_secs_f64());
+    }
+    seconds.sort_by(f64::total_cmp);
+    Ok(seconds[seconds.len() / 2])
 }
 
 /// Deterministic values in `[-1, 1)`, so both sides of a comparison see similar data.

@@ -15,6 +15,7 @@ use faststyle_infer::catalog::Catalog;
 use faststyle_infer::Tiling;
 use faststyle_net::{load_checkpoint, CheckpointMeta};
 use faststyle_train::download::sha256_hex;
+use faststyle_train::photo::{load_image, Resize};
 use faststyle_train::quality::{fast_network_loss, slow_method_losses};
 use faststyle_train::{LossValues, PerceptualLoss, TrainOptions};
 use image::RgbImage;
@@ -87,7 +88,12 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let options: TrainOptions = serde_json::from_value(meta.training.clone())
         .with_context(|| format!("{}: unreadable training options", checkpoint_path.display()))?;
     let painting = find_painting(&args, &checkpoint_path, &meta, &options)?;
-    let style = load_style(&painting, options.style_size, &device)?;
+    // Exactly as the trainer loaded it, so the Gram targets are the ones it trained against.
+    let resize = match options.style_size {
+        Some(side) => Resize::LongSide(side),
+        None => Resize::AsIs,
+    };
+    let style = load_image(&painting, resize, &device)?;
     let vgg = crate::vgg_loader::load_vgg(args.vgg.as_deref(), &device)?;
     let loss = PerceptualLoss::new(vgg, options.loss_config()?, &style)?;
 
@@ -216,20 +222,6 @@ fn find_painting(
             false => "files whose sha256 matches the checkpoint's".to_owned(),
         }
     )
-}
-
-fn load_style(path: &Path, style_size: Option<u32>, device: &Device) -> Result<Tensor> {
-    let rgb = decode(path)?;
-    let (w, h) = match style_size {
-        Some(side) => fit_long_side(rgb.width(), rgb.height(), side),
-        None => rgb.dimensions(),
-    };
-    let planar = to_planar(&rgb, w, h);
-    Ok(Tensor::from_vec(
-        planar.data,
-        (1, 3, planar.height, planar.width),
-        device,
-    )?)
 }
 
 /// The photo scaled to `size` on its long side: as the `(1, 3, h, w)` tensor the losses take,

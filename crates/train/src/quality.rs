@@ -44,7 +44,6 @@ pub fn slow_method_losses(
     marks: &[usize],
     on_iteration: &mut dyn FnMut(usize),
 ) -> Result<Vec<(usize, LossValues)>> {
-    let target = loss.content_target(photo)?;
     let objective = GatysObjective::new(loss.clone(), photo)?;
     let x0 = photo.flatten_all()?.to_vec1::<f32>()?;
     let optimizer = PixelOptimizer::Lbfgs(Lbfgs::new(LbfgsConfig::default()));
@@ -58,7 +57,8 @@ pub fn slow_method_losses(
             converged = report.outcome != StepOutcome::Moved;
         }
         let image = Tensor::from_slice(run.pixels(), photo.shape(), photo.device())?;
-        losses.push((mark, image_loss(loss, &target, &image)?));
+        let target = run.objective().content_target();
+        losses.push((mark, image_loss(loss, target, &image)?));
     }
     Ok(losses)
 }

@@ -5,13 +5,12 @@
 //! and a history update of fixed length), so the runs of 100, 300 and 500 iterations are
 //! extrapolated from the median of a few measured ones; the output says so.
 
-use std::time::Instant;
-
-use candle_core::{Device, Module, Tensor};
+use candle_core::{Device, Module};
 use faststyle_train::gatys::{GatysObjective, Lbfgs, LbfgsConfig, Optimization, PixelOptimizer};
+use faststyle_train::photo::{load_image, Resize};
 use faststyle_train::{LossConfig, PerceptualLoss, Vgg16};
 
-use super::{filled, peak_memory_mib};
+use super::{filled, median_seconds, peak_memory_mib};
 
 /// L-BFGS run lengths of the paper's table.
 const RUNS: [usize; 3] = [100, 300, 500];
@@ -23,9 +22,7 @@ pub fn bench_methods(
 ) -> anyhow::Result<()> {
     let device = Device::Cpu;
     let vgg = Vgg16::load_or_fetch(None, &device, &mut |_| {})?;
-    let style = crate::optimize::images::decode(style)?;
-    let style = crate::optimize::images::to_planar(&style, style.width(), style.height());
-    let style = Tensor::from_vec(style.data, (1, 3, style.height, style.width), &device)?;
+    let style = load_image(style, Resize::AsIs, &device)?;
     let loss = PerceptualLoss::new(vgg, LossConfig::default(), &style)?;
     println!(
         "\n{:>6} {:>10} {:>12} {}",
@@ -66,17 +63,4 @@ pub fn bench_methods(
         println!("peak memory: {peak:.0} MiB (the 1024x1024 L-BFGS iterations)");
     }
     Ok(())
-}
-
-/// One untimed warm-up call of `f`, then the median of `runs` timed calls, in seconds.
-fn median_seconds(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
-    f()?;
-    let mut seconds = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        f()?;
-        seconds.push(start.elapsed().as_secs_f64());
-    }
-    seconds.sort_by(f64::total_cmp);
-    Ok(seconds[seconds.len() / 2])
 }

@@ -47,6 +47,11 @@ impl GatysObjective {
         &self.loss
     }
 
+    /// The photo's content target, computed once in [`GatysObjective::new`].
+    pub fn content_target(&self) -> &ContentTarget {
+        &self.content
+    }
+
     fn image(&self, x: &[f32]) -> Result<Tensor> {
         let (b, c, h, w) = self.shape;
         if x.len() != b * c * h * w {
