@@ -14,11 +14,15 @@
 //! output channels the full column matrix costs more than the products.
 //!
 //! The column buffer is allocated once per call and reused for every band and image.
+//!
+//! 3x3 stride-1 convolutions with enough channels go through [`winograd`] instead: their
+//! forward pass, their weight gradient and (as it is a forward pass too) their input gradient.
 
 use crate::cpu::{matmul, MatRef, Threads};
 use rayon::prelude::*;
 
 use crate::im2col::{col2im_add, im2col, ConvGeometry};
+use crate::winograd;
 
 /// Floats in one band's column matrix (32 MiB): large enough for `gemm` to run at full speed
 /// and for the halo of a 9x9 kernel to stay small, small enough next to the feature maps of a
@@ -211,8 +215,24 @@ fn for_each_image<S: Send>(
     }
 }
 
-/// The kernels, with column buffers of at most `budget` floats (but at least one output row).
+/// The forward pass, with its buffers within `budget` floats (but at least one row): Winograd's
+/// F(2x2, 3x3) where it applies, im2col and products elsewhere.
 fn forward_in_bands(
+    g: &ConvGeometry,
+    xs: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    budget: usize,
+) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::forward(g, xs, weight, bias, budget);
+    }
+    im2col_forward_in_bands(g, xs, weight, bias, budget)
+}
+
+/// The im2col forward pass, with column buffers of at most `budget` floats (but at least one
+/// output row).
+pub(crate) fn im2col_forward_in_bands(
     g: &ConvGeometry,
     xs: &[f32],
     weight: &[f32],
@@ -517,7 +537,21 @@ fn input_grad_in_bands(g: &ConvGeometry, grad: &[f32], weight: &[f32], budget: u
     dxs
 }
 
+/// The weight gradient with buffers within `budget` floats: Winograd's where it applies,
+/// im2col and products elsewhere.
 fn weight_grad_in_bands(g: &ConvGeometry, xs: &[f32], grad: &[f32], budget: usize) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::weight_grad(g, xs, grad, budget);
+    }
+    im2col_weight_grad_in_bands(g, xs, grad, budget)
+}
+
+pub(crate) fn im2col_weight_grad_in_bands(
+    g: &ConvGeometry,
+    xs: &[f32],
+    grad: &[f32],
+    budget: usize,
+) -> Vec<f32> {
     let plan = Plan::new(g, budget, 1);
     let k = plan.cols.patch_len();
     let m = plan.shifts * g.c_out;

@@ -19,6 +19,7 @@ mod pad;
 mod pool;
 mod relu;
 mod upsample;
+mod winograd;
 
 pub use conv::{conv2d, conv2d_input_grad, conv2d_relu, conv2d_weight_grad};
 pub use gram::gram;
