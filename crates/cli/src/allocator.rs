@@ -4,7 +4,10 @@
 //! gives it back to the kernel on `free`; tensors and column buffers are that large, so each
 //! training step faulted in and zeroed gigabytes of pages again: measured at ~12% of a training
 //! step's time (`faststyle bench train`, 9.3 s -> 8.2 s per step). Serving them from the heap
-//! and keeping the freed memory for the next step costs ~5% more peak memory.
+//! and keeping the freed memory for the next step costs ~5% more peak memory, unless every
+//! thread allocates from one arena: with glibc's default of an arena per thread, a block that
+//! rayon's worker freed was not reused by the main thread and the other way round (peak of a
+//! training step 2108-2111 MiB with per-thread arenas, 1988-1994 MiB with one; same speed).
 
 /// Keeps large freed blocks for reuse (a no-op where the C library is not glibc).
 pub fn keep_freed_memory() {
@@ -14,6 +17,7 @@ pub fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 

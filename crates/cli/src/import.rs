@@ -23,16 +23,16 @@ pub struct ImportArgs {
     #[arg(long)]
     pub f16: bool,
     /// The painting's title, recorded in the checkpoint (shown by `faststyle styles`).
-    #[arg(long)]
+    #[arg(long, value_parser = one_line)]
     pub title: Option<String>,
     /// The painting's artist.
-    #[arg(long)]
+    #[arg(long, value_parser = one_line)]
     pub artist: Option<String>,
     /// The year the painting was made.
-    #[arg(long)]
+    #[arg(long, value_parser = one_line)]
     pub year: Option<String>,
     /// The painting's licence (e.g. "public domain").
-    #[arg(long)]
+    #[arg(long, value_parser = one_line)]
     pub licence: Option<String>,
     /// Replace OUTPUT if it exists.
     #[arg(long)]
@@ -185,6 +185,21 @@ impl StyleDetails {
             }
         }
     }
+}
+
+/// A metadata field as `faststyle styles` and `checkpoints/README.md` show it: one line of
+/// printable text, so a stray newline or escape sequence cannot break their tables.
+fn one_line(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "{value:?} must be one line without control characters"
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {

@@ -110,10 +110,16 @@ fn usage_error(err: clap::Error) -> ExitCode {
     ) {
         err.exit();
     }
+    // clap's message ends at its first blank line (tips and usage follow); its own lines (the
+    // missing arguments) and any line break inside a value given are joined into one line.
     let text = err.to_string();
-    let first = text.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("faststyle: error: {first} (see faststyle --help)");
+    let message = text.split("\n\n").next().unwrap_or_default();
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let message: Vec<&str> = message.lines().map(str::trim).collect();
+    eprintln!(
+        "faststyle: error: {} (see faststyle --help)",
+        message.join(" ")
+    );
     ExitCode::from(EXIT_USER_ERROR)
 }
 

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::ValueEnum;
-use faststyle_train::{parse_style_taps, LossConfig, LossWeights, Tap};
+use faststyle_train::{LossConfig, LossWeights};
 
 /// The subcommand's arguments, boxed: they are many, and `main`'s `Command` enum should not be
 /// as large as its largest variant.
@@ -163,15 +163,12 @@ fn plan(args: Options) -> Result<Plan> {
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be a positive number, not {lr}");
     }
-    let loss = LossConfig {
-        content_tap: Tap::from_name(&args.content_layer)?,
-        style_taps: parse_style_taps(&args.style_layers)?,
-        weights: LossWeights {
-            content: args.content_weight,
-            style: args.style_weight,
-            tv: args.tv_weight,
-        },
+    let weights = LossWeights {
+        content: args.content_weight,
+        style: args.style_weight,
+        tv: args.tv_weight,
     };
+    let loss = LossConfig::from_names(&args.content_layer, &args.style_layers, weights)?;
     loss.validate()?;
     let specs = parse_styles(&args.style)?;
 

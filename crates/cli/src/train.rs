@@ -131,6 +131,9 @@ fn plan(args: TrainArgs) -> anyhow::Result<Plan> {
                 );
             }
         }
+        if args.style.is_none() {
+            bail!("give the painting to learn with --style (or continue a run with --resume)");
+        }
         None
     };
     let base = match &resume {

@@ -186,5 +186,16 @@ fn resaves_a_faststyle_checkpoint_with_painting_details() {
     assert_user_error(&out, "bad.safetensors: not a safetensors file");
     let out = import(&[&named, &dir.join("z.safetensors"), &"--name", &"../up"]);
     assert_user_error(&out, "invalid style name \"../up\"");
+    let out = import(&[
+        &named,
+        &dir.join("w.safetensors"),
+        &"--title",
+        &"Two\nlines",
+    ]);
+    assert_user_error(&out, "--title");
+    assert!(stderr(&out).contains("one line"), "{}", stderr(&out));
+    let out = import(&[&named, &dir.join("w.safetensors"), &"--artist", &"  "]);
+    assert_user_error(&out, "--artist");
+    assert!(!dir.join("w.safetensors").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

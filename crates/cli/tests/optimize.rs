@@ -70,6 +70,12 @@ fn bad_inputs_are_one_line_naming_the_file() {
         ])
     };
     assert_user_error(&base("missing.jpg", PAINTING, out_arg), "missing.jpg");
+    // clap lists missing options one per line; the user still gets one line naming them all.
+    let out = faststyle(&["optimize", "--content", PHOTO]);
+    assert_user_error(
+        &out,
+        "not provided: --style <IMAGE[:WEIGHT]> --output <IMAGE>",
+    );
     let text = dir.join("notes.png");
     std::fs::write(&text, b"not an image").unwrap();
     assert_user_error(

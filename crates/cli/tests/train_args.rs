@@ -57,6 +57,12 @@ fn bad_arguments_fail_fast_with_the_culprit_named() {
         "relu9_9",
     );
     assert_refused(&["--style", style, "--resume", "-o", out], "--resume");
+    assert_refused(&["-o", out], "give the painting to learn with --style");
+    // clap's own errors, one line that still names the option.
+    assert_refused(
+        &["--style", style, "-o", out, "--lr", "fast"],
+        "'fast' for '--lr",
+    );
     std::fs::write(out, b"an earlier run").unwrap();
     assert_refused(&["--style", style, "-o", out], "--force");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -53,6 +53,20 @@ impl Default for LossConfig {
 }
 
 impl LossConfig {
+    /// The configuration as the command line names it: the content layer (`relu2_2`), the
+    /// style layers with optional weights (`relu1_2:1,relu2_2:0.5`) and the terms' weights.
+    pub fn from_names(
+        content_layer: &str,
+        style_layers: &str,
+        weights: LossWeights,
+    ) -> Result<Self> {
+        Ok(Self {
+            content_tap: Tap::from_name(content_layer)?,
+            style_taps: parse_style_taps(style_layers)?,
+            weights,
+        })
+    }
+
     /// Checks that every weight is finite and non-negative, the style layers are distinct, and
     /// there is at least one style layer when the style term counts.
     pub fn validate(&self) -> Result<()> {

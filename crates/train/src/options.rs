@@ -9,9 +9,8 @@ use faststyle_net::{CheckpointMeta, StyleInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::download::sha256_hex;
-use crate::loss_config::{parse_style_taps, LossConfig, LossWeights};
+use crate::loss_config::{LossConfig, LossWeights};
 use crate::train_error::{TrainError, TrainResult};
-use crate::vgg::Tap;
 
 /// Steps of the paper's recipe: two epochs of COCO 2014 (about 80k photos) at batch 4.
 pub const DEFAULT_STEPS: u64 = 40_000;
@@ -108,15 +107,16 @@ impl TrainOptions {
 
     /// The loss layers and weights, parsed.
     pub fn loss_config(&self) -> TrainResult<LossConfig> {
-        Ok(LossConfig {
-            content_tap: Tap::from_name(&self.content_layer)?,
-            style_taps: parse_style_taps(&self.style_layers)?,
-            weights: LossWeights {
-                content: self.content_weight,
-                style: self.style_weight,
-                tv: self.tv_weight,
-            },
-        })
+        let weights = LossWeights {
+            content: self.content_weight,
+            style: self.style_weight,
+            tv: self.tv_weight,
+        };
+        Ok(LossConfig::from_names(
+            &self.content_layer,
+            &self.style_layers,
+            weights,
+        )?)
     }
 
     /// The checkpoint metadata of a run with these options: the style named after the style
