@@ -2,14 +2,15 @@
 """The PyTorch side of `faststyle bench train`: one training step of the pytorch/examples recipe
 (transformer, frozen VGG16 to relu4_3, content + style loss, Adam) at batch 4, 256x256.
 
-Run with Debian's python3-torch: `/usr/bin/python3 scripts/train_step_torch.py [RUNS]`.
-Weights are random: only the time matters here. Prints the median seconds per step and the
-process's peak memory.
+Run with Debian's python3-torch: `/usr/bin/python3 scripts/train_step_torch.py [--runs N]`
+(`scripts/bench.sh train` runs it beside `faststyle bench train`). Weights are random: only the
+time matters here. Prints what `faststyle bench train` prints: a header, the step's median
+milliseconds and GFLOP/s, and the process's peak memory.
 """
 
+import argparse
 import resource
 import statistics
-import sys
 import time
 
 import torch
@@ -17,6 +18,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 torch.set_num_threads(2)
+
+# Multiply-adds of one step counted twice (as `faststyle bench train` counts them): the
+# transformer forward and both its gradients, VGG16 forward on outputs and photos and its input
+# gradient, for 4 images of 256x256.
+STEP_GFLOP = 680.0
 
 
 class Conv(nn.Module):
@@ -87,7 +93,9 @@ def gram(f):
 
 
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="timed steps after one warm-up step")
+    runs = parser.parse_args().runs
     torch.manual_seed(0)
     net, vgg = transformer(), vgg_to_relu4_3()
     opt = torch.optim.Adam(net.parameters(), 1e-3)
@@ -113,7 +121,11 @@ def main():
         step()
         seconds.append(time.perf_counter() - start)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"train_step_4x3x256x256 median {statistics.median(seconds):.2f} s, peak memory {peak_mib:.0f} MiB")
+    median = statistics.median(seconds)
+    rate = STEP_GFLOP / median
+    print(f"{'name':<34} {'median ms':>10} {'GFLOP/s':>9} {'of peak':>8}")
+    print(f"{'train_step_4x3x256x256':<34} {median * 1e3:>10.2f} {rate:>9.1f} {100 * rate / 500:>7.0f}%")
+    print(f"peak memory: {peak_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -386,13 +386,9 @@ pub fn conv2d_input_grad(
             grad.dtype(),
             grad.device(),
         )?;
-        let var = candle_core::Var::from_tensor(&xs)?;
-        let ys = candle_conv2d(&var, weight, None, stride, padding)?;
-        let grads = (ys * grad)?.sum_all()?.backward()?;
-        return match grads.get(&var) {
-            Some(g) => Ok(g.clone()),
-            None => bail!("conv2d_input_grad: candle returned no gradient"),
-        };
+        return candle_vector_jacobian(&xs, grad, "conv2d_input_grad", |xs| {
+            candle_conv2d(xs, weight, None, stride, padding)
+        });
     }
     let op = ConvInputGrad { conv, input_hw };
     grad.contiguous()?
@@ -412,13 +408,9 @@ pub fn conv2d_weight_grad(
     let (_, c_out, _, _) = grad.dims4()?;
     if !takes_cpu_path(xs) {
         let w = Tensor::zeros((c_out, c_in, kernel.0, kernel.1), xs.dtype(), xs.device())?;
-        let var = candle_core::Var::from_tensor(&w)?;
-        let ys = candle_conv2d(xs, &var, None, stride, padding)?;
-        let grads = (ys * grad)?.sum_all()?.backward()?;
-        return match grads.get(&var) {
-            Some(g) => Ok(g.clone()),
-            None => bail!("conv2d_weight_grad: candle returned no gradient"),
-        };
+        return candle_vector_jacobian(&w, grad, "conv2d_weight_grad", |w| {
+            candle_conv2d(xs, w, None, stride, padding)
+        });
     }
     let conv = Conv2d {
         stride,
@@ -428,4 +420,21 @@ pub fn conv2d_weight_grad(
     };
     xs.contiguous()?
         .apply_op2_no_bwd(&grad.contiguous()?, &ConvWeightGrad { conv })
+}
+
+/// `grad`ᵀ times the Jacobian of `f` at `at`, by candle's autograd: the fallback of the two
+/// functions above on the devices and dtypes our kernels do not cover. `f` is linear in its
+/// argument here, so the value of `at` does not matter, only its shape.
+fn candle_vector_jacobian(
+    at: &Tensor,
+    grad: &Tensor,
+    what: &str,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let var = candle_core::Var::from_tensor(at)?;
+    let grads = (f(var.as_tensor())? * grad)?.sum_all()?.backward()?;
+    match grads.get(&var) {
+        Some(g) => Ok(g.clone()),
+        None => bail!("{what}: candle returned no gradient"),
+    }
 }

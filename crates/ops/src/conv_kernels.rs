@@ -624,10 +624,11 @@ impl Drop for PartialSum<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn values(n: usize, seed: usize) -> Vec<f32> {
+    /// `n` deterministic values spread over -1..1, different for each `seed`.
+    pub(crate) fn values(n: usize, seed: usize) -> Vec<f32> {
         (0..n)
             .map(|i| ((i * 7919 + seed * 104729) % 1999) as f32 / 999.5 - 1.0)
             .collect()

@@ -411,13 +411,8 @@ fn transform_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv_kernels::tests::values;
     use crate::conv_kernels::{im2col_forward_in_bands, im2col_weight_grad_in_bands};
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 7919 + seed * 104729) % 1999) as f32 / 999.5 - 1.0)
-            .collect()
-    }
 
     /// `(c_in, c_out, h, w, padding)`
     const CASES: [(usize, usize, usize, usize, usize); 7] = [

@@ -268,3 +268,32 @@ fn mismatched_shapes_are_errors() {
     assert!(conv2d(&xs, &random(&[2, 3, 3, 3], 2), None, 0, 0).is_err());
     assert!(conv2d(&xs, &random(&[2, 3, 3, 3], 2), Some(&random(&[3], 3)), 1, 0).is_err());
 }
+
+/// The stand-alone gradients agree between our kernels (f32) and candle's autograd, which
+/// computes them for other dtypes and devices (f64 here), on a Winograd shape and a 9x9 one.
+#[test]
+fn standalone_gradients_match_the_candle_fallback() {
+    use candle_core::DType;
+    use faststyle_ops::{conv2d_input_grad, conv2d_weight_grad};
+    for (c_in, c_out, k, padding) in [(16, 16, 3, 1), (3, 8, 9, 4)] {
+        let xs = random(&[2, c_in, 10, 12], 1);
+        let weight = random(&[c_out, c_in, k, k], 2);
+        let grad = random(
+            &[2, c_out, 10 + 2 * padding - k + 1, 12 + 2 * padding - k + 1],
+            3,
+        );
+        let f64_of = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+        let ours = conv2d_input_grad(&grad, &weight, (10, 12), 1, padding).unwrap();
+        let theirs =
+            conv2d_input_grad(&f64_of(&grad), &f64_of(&weight), (10, 12), 1, padding).unwrap();
+        assert_eq!(theirs.dtype(), DType::F64);
+        let theirs = theirs.to_dtype(DType::F32).unwrap();
+        assert_close(&ours, &theirs, 1e-4, &format!("input grad, {k}x{k}"));
+        let ours = conv2d_weight_grad(&xs, &grad, (k, k), 1, padding).unwrap();
+        let theirs = conv2d_weight_grad(&f64_of(&xs), &f64_of(&grad), (k, k), 1, padding)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap();
+        assert_close(&ours, &theirs, 1e-4, &format!("weight grad, {k}x{k}"));
+    }
+}

@@ -96,25 +96,7 @@ impl Trainer {
         device: &Device,
         on_skip: SkipHook,
     ) -> TrainResult<Self> {
-        options.validate()?;
-        let varmap = VarMap::new();
-        let net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-        init_weights(&varmap, options.seed)?;
-        let adam = Adam::new(named_vars(&varmap), adam_config(&options))?;
-        let skipped = Arc::new(AtomicUsize::new(0));
-        let loader = start_loader(&options, dataset, Cursor::default(), &skipped, on_skip);
-        Ok(Self {
-            options,
-            device: device.clone(),
-            varmap,
-            net,
-            adam,
-            objective,
-            loader,
-            step: 0,
-            cursor: Cursor::default(),
-            skipped,
-        })
+        Self::start(options, dataset, objective, device, on_skip, None)
     }
 
     /// Continues the run saved in `state`, with `options` (normally the saved ones; a changed
@@ -127,29 +109,34 @@ impl Trainer {
         on_skip: SkipHook,
         state: TrainState,
     ) -> TrainResult<Self> {
+        Self::start(options, dataset, objective, device, on_skip, Some(state))
+    }
+
+    fn start(
+        options: TrainOptions,
+        dataset: Dataset,
+        objective: Box<dyn Objective>,
+        device: &Device,
+        on_skip: SkipHook,
+        state: Option<TrainState>,
+    ) -> TrainResult<Self> {
         options.validate()?;
         let varmap = VarMap::new();
         let net = TransformerNet::new(VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-        {
-            let vars = varmap.data().lock().expect("no panics while locked");
-            for (name, var) in vars.iter() {
-                let saved = state.weights.get(name).ok_or_else(|| {
-                    TrainError::Config(format!("the state file has no weight {name}"))
-                })?;
-                if saved.dims() != var.dims() {
-                    return Err(TrainError::Config(format!(
-                        "the state file's {name} has shape {:?}, the network's {:?}",
-                        saved.dims(),
-                        var.dims()
-                    )));
-                }
-                var.set(&saved.to_dtype(DType::F32)?.to_device(device)?)?;
-            }
+        match &state {
+            None => init_weights(&varmap, options.seed)?,
+            Some(state) => restore_weights(&varmap, &state.weights, device)?,
         }
         let mut adam = Adam::new(named_vars(&varmap), adam_config(&options))?;
-        adam.restore(&state.moments, state.meta.adam_steps)?;
-        let skipped = Arc::new(AtomicUsize::new(state.meta.skipped_files));
-        let cursor = state.meta.cursor;
+        let (step, cursor, skipped) = match &state {
+            None => (0, Cursor::default(), 0),
+            Some(state) => {
+                adam.restore(&state.moments, state.meta.adam_steps)?;
+                let meta = &state.meta;
+                (meta.step, meta.cursor, meta.skipped_files)
+            }
+        };
+        let skipped = Arc::new(AtomicUsize::new(skipped));
         let loader = start_loader(&options, dataset, cursor, &skipped, on_skip);
         Ok(Self {
             options,
@@ -159,7 +146,7 @@ impl Trainer {
             adam,
             objective,
             loader,
-            step: state.meta.step,
+            step,
             cursor,
             skipped,
         })
@@ -310,6 +297,30 @@ fn start_loader(
         BatchSource::new(Arc::new(dataset), spec, start, hook),
         PREFETCH,
     )
+}
+
+/// Sets every variable of `varmap` to its saved value in `weights`, which must hold each one
+/// with the same shape.
+fn restore_weights(
+    varmap: &VarMap,
+    weights: &HashMap<String, Tensor>,
+    device: &Device,
+) -> TrainResult<()> {
+    let vars = varmap.data().lock().expect("no panics while locked");
+    for (name, var) in vars.iter() {
+        let saved = weights
+            .get(name)
+            .ok_or_else(|| TrainError::Config(format!("the state file has no weight {name}")))?;
+        if saved.dims() != var.dims() {
+            return Err(TrainError::Config(format!(
+                "the state file's {name} has shape {:?}, the network's {:?}",
+                saved.dims(),
+                var.dims()
+            )));
+        }
+        var.set(&saved.to_dtype(DType::F32)?.to_device(device)?)?;
+    }
+    Ok(())
 }
 
 /// PyTorch's default initialisation, drawn from `seed` (see the module header). Each tensor
