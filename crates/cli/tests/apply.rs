@@ -4,20 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use faststyle_testkit::{crc32, fixture};
 use image::{DynamicImage, ImageFormat, RgbImage};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
 
 /// A fresh empty folder for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faststyle-apply-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    faststyle_testkit::temp_dir(&format!("apply-{name}"))
 }
 
 /// A small non-square photo written as `path` (format from the extension).
@@ -299,20 +291,4 @@ fn json_with_an_image_on_stdout_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(out.stdout.is_empty(), "wrote {} bytes", out.stdout.len());
     assert!(stderr(&out).contains("--json"), "{}", stderr(&out));
-}
-
-/// CRC-32 (IEEE) as PNG chunks need it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

@@ -7,27 +7,10 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Var};
 use candle_nn::VarBuilder;
 use faststyle_net::TransformerNet;
-
-fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
-
-fn content_72x52() -> Tensor {
-    let img = image::open(fixture("content_72x52.png")).unwrap().to_rgb8();
-    let (w, h) = img.dimensions();
-    let hwc = Tensor::from_vec(img.into_raw(), (h as usize, w as usize, 3), &Device::Cpu).unwrap();
-    hwc.permute((2, 0, 1))
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap()
-}
+use faststyle_testkit::{fixture, fixture_image};
 
 /// `(parameter, sum, sum of |.|)` of d loss / d parameter, from `expected.json`.
 /// `res5.in2.bias` (sum -0.000248, sum of |.| 0.0265 in PyTorch) is left out of the list: a
@@ -76,7 +59,7 @@ fn parameter_gradients_match_pytorch() {
     let net =
         TransformerNet::new(VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu)).unwrap();
 
-    let ys = candle_core::Module::forward(&net, &content_72x52()).unwrap();
+    let ys = candle_core::Module::forward(&net, &fixture_image("content_72x52.png")).unwrap();
     let grad_out =
         candle_core::safetensors::load(fixture("train_grad_72x52.safetensors"), &Device::Cpu)
             .unwrap();

@@ -2,67 +2,31 @@
 //! `tests/fixtures/make_pth_fixtures.py`, from the same state dict as
 //! `transformer_net.safetensors`; the reference output is PyTorch's, as in `parity.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module};
 use faststyle_net::{
     import_pth, load_checkpoint, read_meta, read_pth, ImportError, ImportOptions, PthError,
     PthFormat,
 };
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
-
-/// A fresh directory for one test (tests run in parallel in one process).
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faststyle-import-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn content_72x52() -> Tensor {
-    let img = image::open(fixture("content_72x52.png")).unwrap().to_rgb8();
-    let (w, h) = img.dimensions();
-    let hwc = Tensor::from_vec(img.into_raw(), (h as usize, w as usize, 3), &Device::Cpu).unwrap();
-    hwc.permute((2, 0, 1))
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap()
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
+use faststyle_testkit::{fixture, fixture_image, max_difference, temp_dir};
 
 /// Imports `pth`, loads the result and runs it on the 72x52 fixture: PyTorch's output within
 /// 1e-3 at every element (pixel scale 0..255).
 fn assert_import_matches_pytorch(pth: &str, test: &str) -> faststyle_net::ImportSummary {
-    let dir = temp_dir(test);
+    let dir = temp_dir(&format!("import-{test}"));
     let out = dir.join("imported.safetensors");
     let summary = import_pth(&fixture(pth), &out, &ImportOptions::default()).unwrap();
     assert_eq!(summary.tensors, 62);
     let loaded = load_checkpoint(&out, &Device::Cpu).unwrap();
-    let ys = loaded.net.forward(&content_72x52()).unwrap();
+    let ys = loaded
+        .net
+        .forward(&fixture_image("content_72x52.png"))
+        .unwrap();
     let expected =
         candle_core::safetensors::load(fixture("transformer_out_72x52.safetensors"), &Device::Cpu)
             .unwrap();
-    let diff = max_diff(&ys, &expected["output"]);
+    let diff = max_difference(&ys, &expected["output"]);
     assert!(diff <= 1e-3, "largest difference from PyTorch: {diff}");
     // Only the transformer's tensors were written.
     let written = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -111,7 +75,7 @@ fn both_formats_hold_the_same_tensors_as_the_safetensors_fixture() {
             .collect();
         assert_eq!(tensors.len(), reference.len(), "{file}");
         for (name, t) in tensors {
-            assert_eq!(max_diff(t, &reference[name]), 0.0, "{file}: {name}");
+            assert_eq!(max_difference(t, &reference[name]), 0.0, "{file}: {name}");
         }
     }
 }
@@ -166,7 +130,7 @@ fn views_strides_and_dtypes_are_rebuilt_in_both_formats() {
 
 #[test]
 fn f16_option_and_name_reach_the_checkpoint() {
-    let dir = temp_dir("f16");
+    let dir = temp_dir("import-f16");
     let out = dir.join("half.safetensors");
     let options = ImportOptions {
         name: Some("mosaic".into()),
@@ -184,7 +148,7 @@ fn f16_option_and_name_reach_the_checkpoint() {
 
 #[test]
 fn files_that_are_not_transformer_checkpoints_are_refused_by_name() {
-    let dir = temp_dir("refused");
+    let dir = temp_dir("import-refused");
     let out = dir.join("out.safetensors");
     let options = ImportOptions::default();
 

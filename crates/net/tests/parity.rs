@@ -5,25 +5,7 @@
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use faststyle_net::{TransformerNet, TRANSFORMER_PARAMETERS};
-
-fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
-
-fn content_72x52() -> Tensor {
-    let img = image::open(fixture("content_72x52.png")).unwrap().to_rgb8();
-    let (w, h) = img.dimensions();
-    assert_eq!((w, h), (72, 52));
-    let hwc = Tensor::from_vec(img.into_raw(), (h as usize, w as usize, 3), &Device::Cpu).unwrap();
-    hwc.permute((2, 0, 1))
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap()
-}
+use faststyle_testkit::{fixture, fixture_image, max_difference, temp_dir};
 
 #[test]
 fn parameter_count_matches_pytorch() {
@@ -45,21 +27,13 @@ fn output_matches_pytorch_within_1e3_everywhere() {
     }
     .unwrap();
     let net = TransformerNet::new(vb).unwrap();
-    let ys = net.forward(&content_72x52()).unwrap();
+    let ys = net.forward(&fixture_image("content_72x52.png")).unwrap();
     let expected =
         candle_core::safetensors::load(fixture("transformer_out_72x52.safetensors"), &Device::Cpu)
             .unwrap();
     let expected = &expected["output"];
-    assert_eq!(ys.dims(), expected.dims());
-    let max_diff = (ys - expected)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap();
-    let max_diff = max_diff.to_scalar::<f32>().unwrap();
+    assert_eq!(ys.dims(), &[1, 3, 52, 72]);
+    let max_diff = max_difference(&ys, expected);
     assert!(
         max_diff <= 1e-3,
         "largest difference from PyTorch: {max_diff}"
@@ -68,8 +42,7 @@ fn output_matches_pytorch_within_1e3_everywhere() {
 
 #[test]
 fn checkpoint_round_trips_through_f16_with_metadata() {
-    let dir = std::env::temp_dir().join(format!("faststyle-ckpt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("net-checkpoint");
     let path = dir.join("roundtrip.safetensors");
     let tensors =
         candle_core::safetensors::load(fixture("transformer_net.safetensors"), &Device::Cpu)
@@ -92,7 +65,10 @@ fn checkpoint_round_trips_through_f16_with_metadata() {
     );
     let loaded = faststyle_net::load_checkpoint(&path, &Device::Cpu).unwrap();
     assert_eq!(loaded.meta.as_ref(), Some(&meta));
-    let ys = loaded.net.forward(&content_72x52()).unwrap();
+    let ys = loaded
+        .net
+        .forward(&fixture_image("content_72x52.png"))
+        .unwrap();
     let expected =
         candle_core::safetensors::load(fixture("transformer_out_72x52.safetensors"), &Device::Cpu)
             .unwrap();
@@ -111,8 +87,7 @@ fn checkpoint_round_trips_through_f16_with_metadata() {
 
 #[test]
 fn checkpoint_of_another_architecture_is_refused_by_name() {
-    let dir = std::env::temp_dir().join(format!("faststyle-arch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("net-architecture");
     let path = dir.join("other.safetensors");
     let t = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
     let meta =

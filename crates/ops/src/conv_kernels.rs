@@ -691,12 +691,13 @@ pub(crate) mod tests {
     }
 
     /// Bands change the order of some sums, so results agree up to rounding.
-    fn assert_near(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (x, y) in a.iter().zip(b) {
+    /// Asserts `got` is `expected` up to f32 rounding of sums of many products.
+    pub(crate) fn assert_near(got: &[f32], expected: &[f32], what: &str) {
+        assert_eq!(got.len(), expected.len(), "{what}");
+        for (i, (a, e)) in got.iter().zip(expected).enumerate() {
             assert!(
-                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                "{what}: {x} vs {y}"
+                (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                "{what}, element {i}: {a} vs {e}"
             );
         }
     }

@@ -411,7 +411,7 @@ fn transform_output(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv_kernels::tests::values;
+    use crate::conv_kernels::tests::{assert_near, values};
     use crate::conv_kernels::{im2col_forward_in_bands, im2col_weight_grad_in_bands};
 
     /// `(c_in, c_out, h, w, padding)`
@@ -463,16 +463,6 @@ mod tests {
                     assert_near(&got, &expected, &format!("{g:?}, budget {budget}"));
                 }
             }
-        }
-    }
-
-    fn assert_near(got: &[f32], expected: &[f32], what: &str) {
-        assert_eq!(got.len(), expected.len(), "{what}");
-        for (i, (a, e)) in got.iter().zip(expected).enumerate() {
-            assert!(
-                (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
-                "{what}, element {i}: {a} vs {e}"
-            );
         }
     }
 

@@ -2,27 +2,16 @@
 //! check every user error must pass (one line on stderr, exit code 2).
 
 // Each test file uses its own subset of these.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root, the working directory of every run.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    repo().join("tests/fixtures").join(name)
-}
+pub use faststyle_testkit::{fixture, repo};
 
 /// A fresh empty folder for one test, unique to this process.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faststyle-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    faststyle_testkit::temp_dir(&format!("cli-{name}"))
 }
 
 /// Runs `faststyle ARGS` in the repository root.

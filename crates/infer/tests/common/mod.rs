@@ -1,19 +1,13 @@
 //! Shared by the integration tests: the fixture network and images built in memory.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::Cursor;
-use std::path::PathBuf;
 
 use candle_core::Device;
 use faststyle_infer::{Style, StylizeOptions, Stylizer};
+pub use faststyle_testkit::{crc32, fixture};
 use image::{DynamicImage, ImageFormat, RgbImage};
-
-pub fn fixture(name: &str) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
 
 pub fn style() -> Style {
     Style::load(&fixture("transformer_net.safetensors"), 1.0, &Device::Cpu).unwrap()
@@ -71,22 +65,6 @@ pub fn encoded(img: DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     img.write_to(&mut out, format).unwrap();
     out.into_inner()
-}
-
-/// CRC-32 (IEEE) as PNG chunks need it.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// A small PNG file whose IHDR claims `w`x`h` RGB pixels, followed by a few bytes of image

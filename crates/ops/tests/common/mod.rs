@@ -1,6 +1,6 @@
 //! Helpers shared by the op tests: seeded random tensors, gradients by autograd and by central
 //! finite differences, and a tolerance check that names the worst element.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
@@ -112,16 +112,4 @@ pub fn assert_close(actual: &Tensor, expected: &Tensor, tol: f32, what: &str) {
     );
 }
 
-/// Largest absolute difference between two tensors of the same shape.
-pub fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
+pub use faststyle_testkit::max_difference;

@@ -1,23 +1,17 @@
 //! Shared by the API tests: a checkpoints directory made from the test fixtures, a server on
 //! an ephemeral loopback port, a multipart body builder and a plain HTTP client.
 
-#![allow(dead_code)] // each test binary uses a different part
+#![allow(dead_code, unused_imports)] // each test binary uses a different part
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use faststyle_infer::catalog::Catalog;
 use faststyle_serve::{Engine, EngineOptions, Painter, RunningServer, ServeConfig};
+pub use faststyle_testkit::fixture;
 
 pub const BOUNDARY: &str = "faststyle-test-boundary-7MA4YWxkTrZu0gW";
-
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
 
 /// A checkpoints directory with two styles of the random-weights fixture network:
 /// `mosaic`, with a preview painting, and `plain`, without one.

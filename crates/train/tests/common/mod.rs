@@ -5,19 +5,14 @@
 //! fetch-and-cache path (`FASTSTYLE_CACHE` chooses the folder), so these tests need PyPI the
 //! first time they run on a machine.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use candle_core::{DType, Device, Tensor};
+use faststyle_testkit::image_tensor;
+pub use faststyle_testkit::{fixture, fixture_image as image, repo};
 use faststyle_train::Vgg16;
-
-pub fn fixture(name: &str) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
 
 pub fn expected() -> &'static serde_json::Value {
     static EXPECTED: OnceLock<serde_json::Value> = OnceLock::new();
@@ -31,24 +26,6 @@ pub fn number(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-/// An RGB fixture image as `(1, 3, h, w)`, pixels 0..255.
-pub fn image(name: &str) -> Tensor {
-    let img = image::open(fixture(name)).unwrap().to_rgb8();
-    let (w, h) = img.dimensions();
-    let hwc = Tensor::from_vec(img.into_raw(), (h as usize, w as usize, 3), &Device::Cpu).unwrap();
-    hwc.permute((2, 0, 1))
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap()
-}
-
-/// The repository root.
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The image at `path` scaled to `long_side` on its longer side (Lanczos, as `optimize` does),
 /// as a `(1, 3, h, w)` tensor, pixels 0..255.
 pub fn image_from(path: &std::path::Path, long_side: u32) -> Tensor {
@@ -59,15 +36,12 @@ pub fn image_from(path: &std::path::Path, long_side: u32) -> Tensor {
         ((f64::from(w) * scale).round() as u32).max(1),
         ((f64::from(h) * scale).round() as u32).max(1),
     );
-    let img = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
-    let hwc =
-        Tensor::from_vec(img.into_raw(), (nh as usize, nw as usize, 3), &Device::Cpu).unwrap();
-    hwc.permute((2, 0, 1))
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap()
+    image_tensor(image::imageops::resize(
+        &img,
+        nw,
+        nh,
+        image::imageops::FilterType::Lanczos3,
+    ))
 }
 
 /// The loss network, fetched and cached on first use, loaded once per test binary.
