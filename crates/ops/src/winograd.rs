@@ -370,6 +370,8 @@ fn multiply(g: &ConvGeometry, u: &[f32], v: &[f32], m: &mut [f32], tiles: usize)
 }
 
 /// Output channel `o`'s pixels of tile rows `band` into its plane `dst`: `Aᵀ M A + bias`.
+// `tx` indexes the 16 streams of a tile at once, which no single iterator expresses.
+#[allow(clippy::needless_range_loop)]
 fn transform_output(
     g: &ConvGeometry,
     grid: &TileGrid,
