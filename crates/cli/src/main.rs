@@ -110,15 +110,25 @@ fn usage_error(err: clap::Error) -> ExitCode {
     ) {
         err.exit();
     }
-    // clap's message ends at its first blank line (tips and usage follow); its own lines (the
-    // missing arguments) and any line break inside a value given are joined into one line.
+    // After clap's message come its tips, usage and help hint, each after a blank line; a
+    // value the user typed can hold blank lines too, so the message is cut at the last
+    // `Usage:` (or help hint), then its lines (clap's list of missing arguments, line breaks
+    // inside a value) are joined without the tips.
     let text = err.to_string();
-    let message = text.split("\n\n").next().unwrap_or_default();
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message: Vec<&str> = message.lines().map(str::trim).collect();
+    let end = ["\n\nUsage:", "\n\nFor more information"]
+        .iter()
+        .filter_map(|marker| text.rfind(marker))
+        .min()
+        .unwrap_or(text.len());
+    let message = text[..end].strip_prefix("error: ").unwrap_or(&text[..end]);
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("tip:"))
+        .collect();
     eprintln!(
         "faststyle: error: {} (see faststyle --help)",
-        message.join(" ")
+        lines.join(" ")
     );
     ExitCode::from(EXIT_USER_ERROR)
 }

@@ -194,6 +194,8 @@ fn resaves_a_faststyle_checkpoint_with_painting_details() {
     ]);
     assert_user_error(&out, "--title");
     assert!(stderr(&out).contains("one line"), "{}", stderr(&out));
+    let out = import(&[&named, &dir.join("w.safetensors"), &"--title", &"A\n\nB"]);
+    assert_user_error(&out, "for '--title <TITLE>'");
     let out = import(&[&named, &dir.join("w.safetensors"), &"--artist", &"  "]);
     assert_user_error(&out, "--artist");
     assert!(!dir.join("w.safetensors").exists());

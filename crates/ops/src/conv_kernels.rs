@@ -690,8 +690,8 @@ pub(crate) mod tests {
         }
     }
 
-    /// Bands change the order of some sums, so results agree up to rounding.
-    /// Asserts `got` is `expected` up to f32 rounding of sums of many products.
+    /// Asserts `got` is `expected` up to f32 rounding: bands and Winograd's transforms change
+    /// the order of sums of many products.
     pub(crate) fn assert_near(got: &[f32], expected: &[f32], what: &str) {
         assert_eq!(got.len(), expected.len(), "{what}");
         for (i, (a, e)) in got.iter().zip(expected).enumerate() {

@@ -427,9 +427,16 @@ mod tests {
         (32, 24, 13, 12, 1),
     ];
 
+    /// Budgets for bands of one tile row, of two (the last band cut short where the rows are
+    /// odd in number), and of the whole image.
+    fn band_budgets(g: &ConvGeometry) -> [usize; 3] {
+        let per_tile_row = XI * (g.c_in + g.c_out) * g.wo.div_ceil(2);
+        [1, 2 * per_tile_row, usize::MAX / 2]
+    }
+
     /// Winograd's result is im2col's up to rounding, on odd and even sizes (cut-off tiles at
     /// the bottom and right), paddings 0, 1 and 2, one-pixel outputs, batches of 1 and 3, with
-    /// and without bias, in one band and in bands of one tile row.
+    /// and without bias, in one band and in bands of one and two tile rows.
     #[test]
     fn matches_im2col() {
         for (c_in, c_out, h, w, padding) in CASES {
@@ -441,7 +448,7 @@ mod tests {
                 let bias = values(g.c_out, 3);
                 for bias in [None, Some(&bias[..])] {
                     let expected = im2col_forward_in_bands(&g, &xs, &weight, bias, usize::MAX / 2);
-                    for budget in [1, usize::MAX / 2] {
+                    for budget in band_budgets(&g) {
                         let got = forward(&g, &xs, &weight, bias, budget);
                         let what = format!("{g:?}, bias {}, budget {budget}", bias.is_some());
                         assert_near(&got, &expected, &what);
@@ -460,7 +467,7 @@ mod tests {
                 let xs = values(g.batch * g.in_image_len(), 1);
                 let grad = values(g.batch * g.out_image_len(), 4);
                 let expected = im2col_weight_grad_in_bands(&g, &xs, &grad, usize::MAX / 2);
-                for budget in [1, usize::MAX / 2] {
+                for budget in band_budgets(&g) {
                     let got = weight_grad(&g, &xs, &grad, budget);
                     assert_near(&got, &expected, &format!("{g:?}, budget {budget}"));
                 }
@@ -478,5 +485,8 @@ mod tests {
         assert!(!applies(&geometry(64, 3, 3, 1)));
         assert!(!applies(&geometry(64, 64, 3, 2)));
         assert!(!applies(&geometry(64, 64, 5, 1)));
+        let padded = |padding| ConvGeometry::new((1, 64, 16, 16), (64, 3, 3), 1, padding).unwrap();
+        assert!(applies(&padded(2)));
+        assert!(!applies(&padded(3)));
     }
 }
