@@ -70,10 +70,11 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Serve(_)) {
         allocator::die_quietly_on_closed_pipe();
     }
-    // The commands that run to an end: their freed buffers are reused at once. For `apply`
-    // on the 12 test photos this took 59-62 s instead of 77-79 s and a peak of 0.90-0.97 GB
-    // instead of 1.03-1.09 GB (2026-12-04, glibc tunables set to the same values, side by
-    // side). `serve` keeps glibc's default, which hands memory back between requests.
+    // The commands that run networks to an end: their freed buffers are reused at once. For
+    // `apply` on the 12 test photos this took 59-62 s instead of 77-79 s with glibc's
+    // defaults, and a peak of 0.90-0.97 GB instead of 1.03-1.09 GB (2026-12-04, these
+    // settings given as GLIBC_TUNABLES, alternating runs). `serve` keeps the defaults, which
+    // hand memory back between requests; `styles` and `import` allocate little.
     if matches!(
         cli.command,
         Command::Apply(_)
