@@ -3,19 +3,22 @@
 
     scripts/eval_table.py checkpoints/eval/*.jsonl            # one summary row per style
     scripts/eval_table.py --photos checkpoints/eval/NAME.jsonl  # per photo, one style
+    scripts/eval_table.py --merge checkpoints/eval/NAME.jsonl NEW.jsonl  # update rows in place
 
 Each file is named after its style (`checkpoints/eval/great-wave.jsonl`) and holds what
 `faststyle eval --style NAME --content ../shared/data/test/ --iterations 10,50,100 --json`
 printed. The steps a network was trained come from its checkpoint's metadata
 (`checkpoints/NAME.safetensors`). The slow method's scores depend on the painting, the photos
 and the loss weights, not on the network, so after more training only the fast network's
-rows need measuring again (`--iterations 0`); merge them into the file by hand.
+rows need measuring again (`--iterations 0`); `--merge` puts them into the saved file,
+replacing the rows of the same photo and method and keeping the rest.
 """
 import argparse
 import json
 import os
 import struct
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLOW = ("L-BFGS 10", "L-BFGS 50", "L-BFGS 100", "L-BFGS 300")
@@ -29,6 +32,27 @@ def read(path):
                 r = json.loads(line)
                 rows.setdefault(r["photo"], {})[r["method"]] = r
     return rows
+
+
+def merge(target, updates):
+    """Rewrites `target` with the rows of `updates` in place of its rows of the same photo and
+    method, keeping its own order; rows it lacks go at the end. Written to a temporary file
+    first, so an error never leaves half a file."""
+    order, rows = [], {}
+    for path in [target] + updates:
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    key = (r["photo"], r["method"])
+                    if key not in rows:
+                        order.append(key)
+                    rows[key] = r
+    folder = os.path.dirname(os.path.abspath(target))
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
+        for key in order:
+            f.write(json.dumps(rows[key], sort_keys=True, separators=(",", ":")) + "\n")
+    os.replace(f.name, target)
 
 
 def steps_trained(name):
@@ -85,8 +109,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+")
     parser.add_argument("--photos", action="store_true", help="per-photo table of one style")
+    parser.add_argument(
+        "--merge", action="store_true", help="update the first file with the rows of the others"
+    )
     args = parser.parse_args()
-    if args.photos:
+    if args.merge:
+        if len(args.files) < 2:
+            sys.exit("eval_table: --merge takes the file to update and at least one file of new rows")
+        try:
+            merge(args.files[0], args.files[1:])
+        except (OSError, ValueError, KeyError) as e:
+            print(f"eval_table: cannot merge: {e}", file=sys.stderr)
+            sys.exit(2)
+    elif args.photos:
         if len(args.files) != 1:
             sys.exit("eval_table: --photos takes one file")
         per_photo(args.files[0])
